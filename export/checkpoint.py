@@ -1,0 +1,114 @@
+"""Finding and reading TF1 name-based checkpoints, strictly.
+
+`--checkpoint` may name a checkpoint prefix, a directory holding one
+checkpoint, or a published `.tgz` archive. Reading is strict: every variable
+the module needs must be in the checkpoint with the same shape; anything else
+in it (global_step, optimizer slots, moving-average shadows) is ignored.
+"""
+
+import glob
+import os
+import tarfile
+
+import numpy as np
+
+
+class CheckpointError(RuntimeError):
+  """The checkpoint cannot be found, opened, or does not fit the model."""
+
+
+def _is_prefix(path):
+  return os.path.isfile(path + ".index")
+
+
+def find_prefix(path, archive_prefix, extract_dir):
+  """Resolves `path` to a checkpoint prefix.
+
+  Args:
+    path: a checkpoint prefix, a directory holding exactly one checkpoint, or a
+      `.tgz`/`.tar.gz` archive.
+    archive_prefix: the prefix of the checkpoint files inside an archive (the
+      config's `checkpoint.prefix`); only those members are extracted.
+    extract_dir: where to extract archive members to.
+  """
+  if _is_prefix(path):
+    return path
+  if os.path.isdir(path):
+    indexes = sorted(glob.glob(os.path.join(glob.escape(path), "*.index")))
+    if len(indexes) == 1:
+      return indexes[0][:-len(".index")]
+    if not indexes:
+      raise CheckpointError(f"{path}: no checkpoint (*.index) in directory")
+    names = ", ".join(os.path.basename(i)[:-6] for i in indexes)
+    raise CheckpointError(f"{path}: several checkpoints in directory ({names});"
+                          " pass the prefix of the one to use")
+  if os.path.isfile(path) and path.endswith((".tgz", ".tar.gz")):
+    return extract_checkpoint(path, archive_prefix, extract_dir)
+  raise CheckpointError(f"{path}: not a checkpoint prefix (no {path}.index), "
+                        "directory or .tgz archive")
+
+
+def extract_checkpoint(archive, prefix, extract_dir):
+  """Safely extracts the files of checkpoint `prefix` from `archive`.
+
+  Only regular files named `<prefix>.index` and `<prefix>.data-*` (at any
+  directory depth of the archive) are extracted, flat into `extract_dir`;
+  tarfile's "data" filter also refuses absolute paths, `..` and links.
+  Returns the extracted checkpoint prefix.
+  """
+  wanted = []
+  try:
+    with tarfile.open(archive, "r:gz") as tar:
+      for member in tar.getmembers():
+        base = os.path.basename(member.name)
+        if base == prefix + ".index" or base.startswith(prefix + ".data-"):
+          if not member.isfile():
+            raise CheckpointError(
+                f"{archive}: member {member.name} is not a regular file")
+          wanted.append(member)
+      if not any(m.name.endswith(".index") for m in wanted):
+        raise CheckpointError(
+            f"{archive}: no checkpoint {prefix!r} in archive (looked for "
+            f"{prefix}.index and {prefix}.data-*)")
+      os.makedirs(extract_dir, exist_ok=True)
+      for member in wanted:
+        member = member.replace(name=os.path.basename(member.name))
+        tar.extract(member, extract_dir, filter="data")
+  except (tarfile.TarError, EOFError, OSError) as e:
+    raise CheckpointError(f"{archive}: cannot read archive: {e}") from None
+  return os.path.join(extract_dir, prefix)
+
+
+def read_values(prefix, layout):
+  """Reads the variables of `layout` from checkpoint `prefix`.
+
+  Args:
+    prefix: checkpoint prefix.
+    layout: {variable name: shape} the model needs.
+
+  Returns:
+    {variable name: np.ndarray}, in the order of `layout`.
+
+  Raises:
+    CheckpointError: listing every missing variable and every shape mismatch.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+  except (tf.errors.OpError, ValueError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    raise CheckpointError(f"{prefix}: cannot open checkpoint: {first}") \
+        from None
+  shapes = reader.get_variable_to_shape_map()
+  problems = []
+  for name, shape in layout.items():
+    if name not in shapes:
+      problems.append(f"missing {name} {list(shape)}")
+    elif tuple(shapes[name]) != tuple(shape):
+      problems.append(f"shape of {name} is {list(shapes[name])}, "
+                      f"model needs {list(shape)}")
+  if problems:
+    raise CheckpointError(
+        f"{prefix} does not fit the model ({len(problems)} problems):\n  " +
+        "\n  ".join(problems))
+  return {name: np.asarray(reader.get_tensor(name)) for name in layout}

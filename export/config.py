@@ -1,0 +1,309 @@
+"""Variant configs: one YAML file per model variant, validated on load.
+
+A config is pure data. It names the architecture, depth multiplier, input size
+and quantization of one published variant, the checkpoint archive it was
+exported from, and every module version published for it. Everything that
+follows from the architecture (feature width, class count, variable shapes)
+is computed elsewhere and never written here.
+
+Example (`configs/v1_050_160.yaml`)::
+
+    architecture: mobilenet_v1
+    depth_multiplier: 0.5
+    input_size: 160
+    quantized: false
+    checkpoint:
+      url: https://.../mobilenet_v1_2018_02_22/mobilenet_v1_0.5_160.tgz
+      prefix: mobilenet_v1_0.5_160.ckpt
+    modules:
+      - {kind: classification, version: 1, format: hub}
+      - {kind: feature_vector, version: 4, format: saved_model_2}
+
+Any problem raises `ConfigError`, whose message is one line naming the file,
+the key, the bad value and what is allowed. This module does not import
+TensorFlow.
+"""
+
+import dataclasses
+import os
+import re
+import urllib.parse
+
+import yaml
+
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "configs")
+
+# What was published, per architecture: the depth multipliers and input sizes
+# of the family, whether quantized variants exist, and which module versions
+# came in which format for float and quantized variants.
+FORMAT_HUB = "hub"                    # TF1 Hub format, for hub.Module.
+FORMAT_SAVED_MODEL_2 = "saved_model_2"  # TF2 SavedModel, for hub.KerasLayer.
+FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2)
+KINDS = ("classification", "feature_vector")
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  depth_multipliers: tuple
+  input_sizes: tuple
+  float_versions: dict  # {version: format}
+  quant_versions: dict  # {version: format}; empty if never quantized.
+
+
+FAMILIES = {
+    "mobilenet_v1": Family(
+        depth_multipliers=(0.25, 0.5, 0.75, 1.0),
+        input_sizes=(128, 160, 192, 224),
+        float_versions={1: FORMAT_HUB, 3: FORMAT_HUB, 4: FORMAT_SAVED_MODEL_2},
+        quant_versions={1: FORMAT_HUB, 3: FORMAT_HUB}),
+    "mobilenet_v2": Family(
+        depth_multipliers=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
+        input_sizes=(96, 128, 160, 192, 224),
+        float_versions={1: FORMAT_HUB, 2: FORMAT_HUB, 3: FORMAT_HUB,
+                        4: FORMAT_SAVED_MODEL_2},
+        quant_versions={}),
+}
+
+DEFAULT_PUBLISHER = "google"
+
+
+class ConfigError(ValueError):
+  """A config file is malformed; the message is one line for the user."""
+
+  def __init__(self, path, key, value, allowed):
+    self.path, self.key, self.value, self.allowed = path, key, value, allowed
+    shown = value if isinstance(value, str) and key == "<yaml>" else repr(value)
+    super().__init__(f"{path}: {key}: {shown} is not allowed; {allowed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+  url: str          # The published archive (.tgz).
+  prefix: str       # Checkpoint prefix of the member files inside it.
+  sha256: str = None  # Pinned archive hash, if known.
+
+
+@dataclasses.dataclass(frozen=True)
+class Module:
+  """One published module of a variant."""
+  kind: str        # classification | feature_vector
+  version: int
+  format: str      # FORMAT_HUB | FORMAT_SAVED_MODEL_2
+  handle: str      # e.g. google/imagenet/mobilenet_v1_050_160/feature_vector/3
+
+  @property
+  def is_tf1_hub(self):
+    return self.format == FORMAT_HUB
+
+  @property
+  def variable_input_size(self):
+    """Version 1 (and 2) fix the input size; version 3 on accept others."""
+    return self.version >= 3
+
+  @property
+  def configurable_batch_norm_momentum(self):
+    return self.version >= 3
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantConfig:
+  path: str
+  name: str                # File stem, e.g. v1_050_160.
+  architecture: str
+  depth_multiplier: float
+  input_size: int
+  quantized: bool
+  checkpoint: Checkpoint
+  modules: tuple           # Of Module.
+  publisher: str = DEFAULT_PUBLISHER
+
+  @property
+  def model_name(self):
+    """E.g. mobilenet_v1_050_160 (multiplier in hundredths, 3 digits)."""
+    return model_name(self.architecture, self.depth_multiplier,
+                      self.input_size)
+
+  def module(self, handle):
+    for m in self.modules:
+      if m.handle == handle:
+        return m
+    raise KeyError(handle)
+
+
+def model_name(architecture, depth_multiplier, input_size):
+  return f"{architecture}_{round(depth_multiplier * 100):03d}_{input_size}"
+
+
+def default_handle(publisher, architecture, depth_multiplier, input_size,
+                   quantized, kind, version):
+  quant = "quantops/" if quantized else ""
+  name = model_name(architecture, depth_multiplier, input_size)
+  return f"{publisher}/imagenet/{name}/{quant}{kind}/{version}"
+
+
+# --- Validation ---------------------------------------------------------------
+
+_TOP_KEYS = {"architecture": True, "depth_multiplier": True,
+             "input_size": True, "quantized": True, "checkpoint": True,
+             "modules": True, "publisher": False}  # key: required
+_CHECKPOINT_KEYS = {"url": True, "prefix": True, "sha256": False}
+_MODULE_KEYS = {"kind": True, "version": True, "format": True,
+                "handle": False}
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HANDLE_PART = re.compile(r"^[a-z0-9_]+$")
+_PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class _Reader:
+  """Typed access to one mapping of a config, with errors that name the key."""
+
+  def __init__(self, path, mapping, keys, where=""):
+    self.path, self.mapping, self.keys, self.where = path, mapping, keys, where
+    for key in mapping:
+      if key not in keys:
+        raise ConfigError(path, self.key(key), key,
+                          f"allowed keys: {', '.join(sorted(keys))}")
+    for key, required in keys.items():
+      if required and key not in mapping:
+        raise ConfigError(path, self.key(key), None,
+                          "this key is required")
+
+  def key(self, key):
+    return f"{self.where}{key}"
+
+  def get(self, key, types, default=None):
+    value = self.mapping.get(key)
+    if value is None and not self.keys[key]:  # Optional and absent (or null).
+      return default
+    # bool is an int in Python; never accept one where a number is meant.
+    if isinstance(value, bool) and bool not in types or not isinstance(
+        value, types):
+      names = " or ".join(t.__name__ for t in types)
+      raise ConfigError(self.path, self.key(key), value, f"expected {names}")
+    return value
+
+  def one_of(self, key, types, allowed, default=None):
+    value = self.get(key, types, default)
+    if value not in allowed:
+      shown = ", ".join(str(a) for a in allowed)
+      raise ConfigError(self.path, self.key(key), value,
+                        f"allowed values: {shown}")
+    return value
+
+
+def _validate_url(path, key, url):
+  parsed = urllib.parse.urlparse(url)
+  if parsed.scheme not in ("http", "https") or not parsed.netloc or not (
+      parsed.path.endswith(".tgz") or parsed.path.endswith(".tar.gz")):
+    raise ConfigError(path, key, url,
+                      "expected an http(s) URL of a .tgz or .tar.gz archive")
+
+
+def parse(path, data):
+  """Validates the parsed YAML `data` of file `path`; returns VariantConfig."""
+  if not isinstance(data, dict):
+    kind = "an empty file" if data is None else type(data).__name__
+    raise ConfigError(path, "<top level>", kind,
+                      "expected a mapping of config keys")
+  top = _Reader(path, data, _TOP_KEYS)
+  architecture = top.one_of("architecture", (str,), tuple(FAMILIES))
+  family = FAMILIES[architecture]
+  depth_multiplier = float(top.one_of("depth_multiplier", (int, float),
+                                      family.depth_multipliers))
+  input_size = top.one_of("input_size", (int,), family.input_sizes)
+  quantized = top.get("quantized", (bool,))
+  if quantized and not family.quant_versions:
+    raise ConfigError(path, "quantized", True,
+                      f"{architecture} was never published quantized")
+  publisher = top.get("publisher", (str,), DEFAULT_PUBLISHER)
+  if not _HANDLE_PART.match(publisher):
+    raise ConfigError(path, "publisher", publisher,
+                      "expected lowercase letters, digits and _")
+
+  ckpt = _Reader(path, top.get("checkpoint", (dict,)), _CHECKPOINT_KEYS,
+                 "checkpoint.")
+  url = ckpt.get("url", (str,))
+  _validate_url(path, "checkpoint.url", url)
+  prefix = ckpt.get("prefix", (str,))
+  if not _PREFIX.match(prefix):
+    raise ConfigError(path, "checkpoint.prefix", prefix,
+                      "expected a file name prefix inside the archive")
+  sha256 = ckpt.get("sha256", (str,))
+  if sha256 is not None and not _SHA256.match(sha256):
+    raise ConfigError(path, "checkpoint.sha256", sha256,
+                      "expected 64 lowercase hex digits")
+
+  published = family.quant_versions if quantized else family.float_versions
+  entries = top.get("modules", (list,))
+  if not entries:
+    raise ConfigError(path, "modules", entries, "list at least one module")
+  modules, seen = [], set()
+  for i, entry in enumerate(entries):
+    where = f"modules[{i}]."
+    if not isinstance(entry, dict):
+      raise ConfigError(path, f"modules[{i}]", entry,
+                        "expected a mapping with kind, version, format")
+    m = _Reader(path, entry, _MODULE_KEYS, where)
+    kind = m.one_of("kind", (str,), KINDS)
+    version = m.one_of("version", (int,), tuple(published))
+    fmt = m.one_of("format", (str,), FORMATS)
+    if published[version] != fmt:
+      raise ConfigError(
+          path, f"{where}format", fmt,
+          f"version {version} was published only as {published[version]!r}")
+    handle = m.get("handle", (str,)) or default_handle(
+        publisher, architecture, depth_multiplier, input_size, quantized,
+        kind, version)
+    if not handle.endswith(f"/{kind}/{version}") or not all(
+        _HANDLE_PART.match(p) for p in handle.split("/")):
+      raise ConfigError(path, f"{where}handle", handle,
+                        f"expected a handle of lowercase path parts "
+                        f"ending in {kind}/{version}")
+    if handle in seen:
+      raise ConfigError(path, f"{where}handle", handle,
+                        "each module handle may appear only once")
+    seen.add(handle)
+    modules.append(Module(kind, version, fmt, handle))
+
+  return VariantConfig(
+      path=path, name=os.path.splitext(os.path.basename(path))[0],
+      architecture=architecture, depth_multiplier=depth_multiplier,
+      input_size=input_size, quantized=quantized,
+      checkpoint=Checkpoint(url=url, prefix=prefix, sha256=sha256),
+      modules=tuple(modules), publisher=publisher)
+
+
+def resolve_path(name_or_path):
+  """A bare file name (`v1_050_160.yaml` or `v1_050_160`) means configs/."""
+  if os.path.sep in name_or_path or os.path.exists(name_or_path):
+    return name_or_path
+  if not name_or_path.endswith((".yaml", ".yml")):
+    name_or_path += ".yaml"
+  return os.path.join(CONFIGS_DIR, name_or_path)
+
+
+def load(name_or_path):
+  """Reads and validates one config; raises ConfigError on any problem."""
+  path = resolve_path(name_or_path)
+  try:
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+  except OSError as e:
+    raise ConfigError(path, "<file>", e.strerror,
+                      "expected a readable YAML file") from None
+  try:
+    data = yaml.safe_load(text)
+  except yaml.YAMLError as e:
+    mark = getattr(e, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    raise ConfigError(path, "<yaml>", f"{where}{problem}",
+                      "expected valid YAML") from None
+  return parse(path, data)
+
+
+def load_all(configs_dir=CONFIGS_DIR):
+  """Loads every *.yaml in `configs_dir`, sorted by file name."""
+  names = sorted(n for n in os.listdir(configs_dir) if n.endswith(".yaml"))
+  return [load(os.path.join(configs_dir, n)) for n in names]
