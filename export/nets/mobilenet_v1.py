@@ -18,8 +18,23 @@ DEFAULT_BATCH_NORM_DECAY = 0.9997
 DROPOUT_KEEP_PROB = 0.999
 
 
+def kernel_regularizer(layer):
+  """Slim's MobileNet V1 arg scope: L2 on full convolutions, not depthwise."""
+  return slim.l2_regularizer(WEIGHT_DECAY) if layer.op == "conv" else None
+
+
+def regularized_kernels(depth_multiplier, num_classes):
+  """{kernel variable name: regularizer}, as the graph applies them."""
+  body = architecture.mobilenet_v1_body(depth_multiplier)
+  layers = body + ([architecture.logits_layer(body[-1].depth, num_classes)]
+                   if num_classes else [])
+  return {f"{architecture.MOBILENET_V1_SCOPE}/{layer.scope}/"
+          f"{architecture.KERNEL_NAMES[layer.op]}": kernel_regularizer(layer)
+          for layer in layers if kernel_regularizer(layer)}
+
+
 def arg_scope(is_training, batch_norm_decay):
-  """Slim defaults of MobileNet V1: ReLU6, batch norm, L2 on full convs."""
+  """Slim defaults of MobileNet V1: ReLU6 after batch norm."""
   batch_norm_params = dict(is_training=is_training, center=True, scale=True,
                            decay=batch_norm_decay, epsilon=BATCH_NORM_EPSILON)
   with slim.arg_scope(
@@ -28,13 +43,8 @@ def arg_scope(is_training, batch_norm_decay):
           stddev=WEIGHTS_STDDEV),
       activation_fn=tf.nn.relu6, normalizer_fn=slim.batch_norm,
       padding="SAME"):
-    with slim.arg_scope([slim.batch_norm], **batch_norm_params):
-      with slim.arg_scope([slim.conv2d],
-                          weights_regularizer=slim.l2_regularizer(
-                              WEIGHT_DECAY)):
-        with slim.arg_scope([slim.separable_conv2d],
-                            weights_regularizer=None) as scope:
-          return scope
+    with slim.arg_scope([slim.batch_norm], **batch_norm_params) as scope:
+      return scope
 
 
 def _apply_layer(net, layer):
@@ -42,9 +52,11 @@ def _apply_layer(net, layer):
   if layer.op == "depthwise":
     # num_outputs=None makes separable_conv2d a depthwise convolution only.
     return slim.separable_conv2d(net, None, kernel_size, depth_multiplier=1,
-                                 stride=layer.stride, scope=layer.scope)
+                                 stride=layer.stride, scope=layer.scope,
+                                 weights_regularizer=kernel_regularizer(layer))
   return slim.conv2d(net, layer.depth, kernel_size, stride=layer.stride,
-                     scope=layer.scope)
+                     scope=layer.scope,
+                     weights_regularizer=kernel_regularizer(layer))
 
 
 def build(images, *, depth_multiplier, num_classes, is_training,
@@ -80,6 +92,7 @@ def build(images, *, depth_multiplier, num_classes, is_training,
                            is_training=is_training, scope="Dropout_1b")
         logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None,
                              normalizer_fn=None,
+                             weights_regularizer=kernel_regularizer(head),
                              scope=head.scope.split("/")[-1])
         logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
   return common.NetOutputs(features=features, logits=logits)

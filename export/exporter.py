@@ -1,0 +1,139 @@
+"""Exports the modules of one variant: checkpoint in, published modules out.
+
+This is the library behind `export.one` and `export.export_all`; it never
+exits the process. Config problems raise `config.ConfigError` before anything
+is read or written; everything else raises `ExportError` (or one of the
+checkpoint and fetch errors) naming the cause.
+"""
+
+import dataclasses
+import os
+import shutil
+import tempfile
+
+from export import architecture
+from export import checkpoint as checkpoint_lib
+from export import config as config_lib
+from export import fetch
+from export import publish
+from export import signatures
+
+FORMAT_NAMES = {config_lib.FORMAT_HUB: "TF1 Hub format",
+                config_lib.FORMAT_SAVED_MODEL_2: "TF2 SavedModel"}
+
+
+class ExportError(RuntimeError):
+  pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+  module: config_lib.Module
+  dest: str  # Directory the module is published to.
+
+
+def module_layout(cfg, module):
+  """{variable name: shape} that `module` holds."""
+  num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
+                 else None)
+  return architecture.variable_layout(cfg.architecture, cfg.depth_multiplier,
+                                      num_classes)
+
+
+def select(cfg, only=None):
+  """The config's modules, or those whose handles are in `only`."""
+  if not only:
+    return list(cfg.modules)
+  handles = {m.handle for m in cfg.modules}
+  unknown = [h for h in only if h not in handles]
+  if unknown:
+    raise config_lib.ConfigError(
+        cfg.path, "--only", unknown[0],
+        f"handles of this config: {', '.join(sorted(handles))}")
+  return [m for m in cfg.modules if m.handle in only]
+
+
+def plan(cfg, output_dir, only=None):
+  return [Planned(m, os.path.join(output_dir, m.handle))
+          for m in select(cfg, only)]
+
+
+def describe(cfg, module):
+  """One line of what a module is, for --dry_run and logs."""
+  size = (f"{cfg.input_size}x{cfg.input_size} "
+          f"{'default, variable' if module.variable_input_size else 'fixed'}")
+  if module.is_tf1_hub:
+    tags = " ".join("{" + ", ".join(f'"{t}"' for t in sorted(s)) + "}"
+                    for s in signatures.tf1_tag_sets(module, cfg.quantized))
+    sigs = ", ".join(signatures.tf1_signatures(module))
+    return (f"{FORMAT_NAMES[module.format]}; tags {tags}; signatures {sigs}; "
+            f"input {size}")
+  return f"{FORMAT_NAMES[module.format]}; input {size}"
+
+
+def _writer(fmt):
+  # Imported on use: TensorFlow loads only when something is really exported.
+  if fmt == config_lib.FORMAT_HUB:
+    from export import hub_v1_writer  # pylint: disable=g-import-not-at-top
+    return hub_v1_writer
+  from export import saved_model_writer  # pylint: disable=g-import-not-at-top
+  return saved_model_writer
+
+
+def resolve_checkpoint(cfg, checkpoint, cache_dir, require_hashes=False,
+                       log=print):
+  """Returns a checkpoint prefix for `cfg`.
+
+  Args:
+    checkpoint: `--checkpoint` (prefix, directory or .tgz), or None to fetch
+      the config's published archive through the cache.
+  """
+  if checkpoint and not checkpoint.endswith((".tgz", ".tar.gz")):
+    return checkpoint_lib.find_prefix(checkpoint, cfg.checkpoint.prefix, None)
+  if checkpoint:
+    if not os.path.isfile(checkpoint):
+      raise checkpoint_lib.CheckpointError(f"{checkpoint}: no such archive")
+    archive = checkpoint
+  else:
+    archive = fetch.fetch(cfg.checkpoint.url, cache_dir, cfg.checkpoint.sha256,
+                          require_hash=require_hashes, log=log)
+  return _extracted(archive, cfg.checkpoint.prefix, cache_dir)
+
+
+def _extracted(archive, prefix, cache_dir):
+  """Extracts the checkpoint once per archive content, atomically."""
+  dest = os.path.join(cache_dir, "checkpoints", fetch.sha256_of(archive))
+  if not os.path.isfile(os.path.join(dest, prefix + ".index")):
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".extract-", dir=os.path.dirname(dest))
+    try:
+      checkpoint_lib.extract_checkpoint(archive, prefix, tmp)
+      if os.path.exists(dest):
+        shutil.rmtree(dest)
+      os.rename(tmp, dest)
+    finally:
+      shutil.rmtree(tmp, ignore_errors=True)
+  return os.path.join(dest, prefix)
+
+
+def export_modules(cfg, prefix, planned, output_dir, log=print):
+  """Writes each planned module from checkpoint `prefix`; returns their dirs.
+
+  The checkpoint is checked against every planned module before the first is
+  written, so a mismatched checkpoint writes nothing.
+  """
+  layouts = {p.module.handle: module_layout(cfg, p.module) for p in planned}
+  needed = {}
+  for layout in layouts.values():
+    needed.update(layout)
+  values = checkpoint_lib.read_values(prefix, needed)
+  publish.remove_stale_staging(output_dir)
+  written = []
+  for p in planned:
+    module_values = {name: values[name] for name in layouts[p.module.handle]}
+    with publish.staged_directory(output_dir, p.module.handle) as staging:
+      _writer(p.module.format).write(cfg, p.module, module_values, staging)
+    log(f"exported {p.module.handle} -> {p.dest} "
+        f"({FORMAT_NAMES[p.module.format]})")
+    written.append(p.dest)
+  return written

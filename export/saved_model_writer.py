@@ -1,0 +1,103 @@
+"""Writes a module as a TF2 SavedModel, for `hub.KerasLayer` and `hub.load`.
+
+It follows TF Hub's reusable SavedModel API: the root object has
+
+* `__call__(images, training=False, batch_norm_momentum=0.99)`, traced for
+  `training` True and False, on images of any size;
+* `variables`, `trainable_variables` (the batch norm moving statistics are not
+  trainable) and `regularization_losses` (zero-argument functions, one per L2
+  regularized kernel, as in the Slim arg scope).
+
+The network is the same TF-Slim graph as in the TF1 modules, built inside the
+traced function; a custom getter on its variable scope hands Slim the module's
+own `tf.Variable`s, created once from the checkpoint values.
+"""
+
+import tensorflow as tf
+
+from export import architecture
+from export import nets
+from export import signatures
+from export.nets import common
+
+_NON_TRAINABLE = ("moving_mean", "moving_variance")
+
+
+class _SlimVariables:
+  """Custom getter giving Slim variables made from checkpoint values.
+
+  The first trace creates each variable (outside the function graph, via
+  init_scope); later traces get the same one.
+  """
+
+  def __init__(self, values):
+    self.values = values
+    self.variables = {}
+
+  def __call__(self, getter, name, *args, **kwargs):
+    del getter, args, kwargs  # Every variable comes from the checkpoint values.
+    if name not in self.variables:
+      if name not in self.values:
+        raise KeyError(f"graph asks for {name}, which the module does not "
+                       "hold")
+      with tf.init_scope():
+        self.variables[name] = tf.Variable(
+            self.values[name], name=name,
+            trainable=name.rsplit("/", 1)[-1] not in _NON_TRAINABLE)
+    return self.variables[name]
+
+
+def _build_call(cfg, module, slim_variables):
+  num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
+                 else None)
+
+  @tf.function
+  def call(images, training=False,
+           batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM):
+    with tf.compat.v1.variable_scope("", custom_getter=slim_variables):
+      out = nets.build(cfg.architecture, common.scale_images(images),
+                       depth_multiplier=cfg.depth_multiplier,
+                       num_classes=num_classes, is_training=training,
+                       batch_norm_decay=batch_norm_momentum)
+    return out.logits if num_classes else out.features
+
+  images = tf.TensorSpec([None, None, None, 3], tf.float32)
+  momentum = tf.TensorSpec([], tf.float32)
+  for training in (False, True):
+    call.get_concrete_function(images, training, momentum)
+  return call
+
+
+def _loss_function(regularizer, variable):
+  return tf.function(lambda: regularizer(variable), input_signature=[])
+
+
+def write(cfg, module, values, export_dir):
+  """Writes `module` of variant `cfg` with variable `values` to `export_dir`.
+
+  Args:
+    cfg: the VariantConfig.
+    module: the config's Module to write (format "saved_model_2").
+    values: {variable name: np.ndarray}, exactly the module's variables.
+    export_dir: directory to create.
+  """
+  slim_variables = _SlimVariables(values)
+  call = _build_call(cfg, module, slim_variables)
+  if set(slim_variables.variables) != set(values):
+    raise RuntimeError(
+        f"graph variables differ from the module layout: "
+        f"{sorted(set(slim_variables.variables) ^ set(values))}")
+  ordered = [slim_variables.variables[name] for name in values]
+
+  root = tf.train.Checkpoint()
+  root.__call__ = call
+  root.variables = ordered
+  root.trainable_variables = [v for v in ordered if v.trainable]
+  num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
+                 else None)
+  regularizers = nets.regularized_kernels(cfg.architecture,
+                                          cfg.depth_multiplier, num_classes)
+  root.regularization_losses = [
+      _loss_function(regularizer, slim_variables.variables[name])
+      for name, regularizer in regularizers.items()]
+  tf.saved_model.save(root, export_dir)
