@@ -1,0 +1,134 @@
+"""Configs: the seed variants load; every class of bad input is refused."""
+
+import os
+
+import pytest
+
+from export import config
+from tests.conftest import run_cli
+
+GOOD = """\
+architecture: mobilenet_v1
+depth_multiplier: 0.5
+input_size: 160
+quantized: false
+checkpoint:
+  url: https://example.org/models/mobilenet_v1_0.5_160.tgz
+  prefix: mobilenet_v1_0.5_160.ckpt
+modules:
+  - {kind: classification, version: 1, format: hub}
+  - {kind: feature_vector, version: 4, format: saved_model_2}
+"""
+
+
+def test_seed_configs_load_with_their_published_modules():
+  configs = {c.name: c for c in config.load_all()}
+  assert set(configs) == {"v1_050_128", "v1_100_128", "v1_050_160",
+                          "v2_050_96", "v1_025_128_quant"}
+  v1 = configs["v1_050_160"]
+  assert [(m.kind, m.version, m.format) for m in v1.modules] == [
+      ("classification", 1, "hub"), ("classification", 3, "hub"),
+      ("classification", 4, "saved_model_2"), ("feature_vector", 1, "hub"),
+      ("feature_vector", 3, "hub"), ("feature_vector", 4, "saved_model_2")]
+  assert v1.module("google/imagenet/mobilenet_v1_050_160/feature_vector/3")
+  quant = configs["v1_025_128_quant"]
+  assert {m.handle for m in quant.modules} == {
+      f"google/imagenet/mobilenet_v1_025_128/quantops/{k}/{v}"
+      for k in ("classification", "feature_vector") for v in (1, 3)}
+  assert [m.version for m in configs["v2_050_96"].modules] == [1, 2, 3, 4] * 2
+  assert ("google/image/imagenet/mobilenet_v1_050_128/classification/1" in
+          {m.handle for m in configs["v1_050_128"].modules})
+
+
+def test_bare_name_is_looked_up_in_configs_dir():
+  assert config.load("v1_050_160").path == os.path.join(config.CONFIGS_DIR,
+                                                        "v1_050_160.yaml")
+  assert config.load("v1_050_160.yaml").name == "v1_050_160"
+
+
+# (description, YAML text, key named in the error, bad value shown)
+BAD = [
+    ("yaml syntax", "architecture: [mobilenet_v1\n", "<yaml>", "line"),
+    ("empty file", "", "<top level>", "empty file"),
+    ("top-level list", "- 1\n- 2\n", "<top level>", "'list'"),
+    ("unknown key", GOOD + "colour: blue\n", "colour", "'colour'"),
+    ("missing key", GOOD.replace("input_size: 160\n", ""), "input_size",
+     "None"),
+    ("wrong type", GOOD.replace("input_size: 160", "input_size: '160'"),
+     "input_size", "'160'"),
+    ("bool as number", GOOD.replace("input_size: 160", "input_size: true"),
+     "input_size", "True"),
+    ("multiplier outside family",
+     GOOD.replace("depth_multiplier: 0.5", "depth_multiplier: 0.6"),
+     "depth_multiplier", "0.6"),
+    ("size outside family", GOOD.replace("input_size: 160", "input_size: 96"),
+     "input_size", "96"),
+    ("unknown architecture",
+     GOOD.replace("mobilenet_v1\n", "resnet_50\n", 1), "architecture",
+     "'resnet_50'"),
+    ("version never published",
+     GOOD.replace("version: 1, format: hub", "version: 2, format: hub"),
+     "modules[0].version", "2"),
+    ("version/format never published",
+     GOOD.replace("version: 1, format: hub", "version: 1, "
+                  "format: saved_model_2"), "modules[0].format",
+     "'saved_model_2'"),
+    ("unknown module kind",
+     GOOD.replace("kind: classification", "kind: detection"),
+     "modules[0].kind", "'detection'"),
+    ("duplicate handles",
+     GOOD + "  - {kind: classification, version: 1, format: hub}\n",
+     "modules[2].handle", "mobilenet_v1_050_160/classification/1"),
+    ("quantization on V2",
+     GOOD.replace("mobilenet_v1\n", "mobilenet_v2\n", 1)
+     .replace("quantized: false", "quantized: true"), "quantized", "True"),
+    ("malformed url", GOOD.replace("https://example.org", "ftp://example.org"),
+     "checkpoint.url", "'ftp://"),
+    ("malformed sha256",
+     GOOD.replace("  prefix:", "  sha256: abc123\n  prefix:"),
+     "checkpoint.sha256", "'abc123'"),
+    ("handle not matching kind/version",
+     GOOD.replace("{kind: classification, version: 1, format: hub}",
+                  "{kind: classification, version: 1, format: hub, "
+                  "handle: google/x/feature_vector/1}"),
+     "modules[0].handle", "google/x/feature_vector/1"),
+]
+
+
+@pytest.mark.parametrize("text,key,shown",
+                         [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_config_error_names_file_key_and_value(tmp_path, text, key, shown):
+  path = tmp_path / "bad.yaml"
+  path.write_text(text)
+  with pytest.raises(config.ConfigError) as info:
+    config.load(str(path))
+  message = str(info.value)
+  assert "\n" not in message
+  assert message.startswith(f"{path}: {key}: ")
+  assert shown in message
+  assert "allowed" in message or "expected" in message or "required" in message
+
+
+def test_good_config_parses(tmp_path):
+  path = tmp_path / "good.yaml"
+  path.write_text(GOOD)
+  cfg = config.load(str(path))
+  assert cfg.model_name == "mobilenet_v1_050_160"
+  assert [m.handle for m in cfg.modules] == [
+      "google/imagenet/mobilenet_v1_050_160/classification/1",
+      "google/imagenet/mobilenet_v1_050_160/feature_vector/4"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text,key,shown", [BAD[0][1:], BAD[3][1:], BAD[9][1:]],
+                         ids=[BAD[0][0], BAD[3][0], BAD[9][0]])
+def test_cli_exits_2_and_writes_nothing(tmp_path, text, key, shown):
+  path = tmp_path / "bad.yaml"
+  path.write_text(text)
+  out = tmp_path / "out"
+  result = run_cli("one", "--config", str(path), "--output_dir", str(out),
+                   "--checkpoint", str(tmp_path / "none"))
+  assert result.returncode == 2, result.stderr
+  error_lines = [l for l in result.stderr.splitlines() if "error:" in l]
+  assert len(error_lines) == 1 and key in error_lines[0], result.stderr
+  assert not out.exists()
