@@ -52,6 +52,11 @@ def build_graph(cfg, module, training):
   images = tf.placeholder(tf.float32, [None, size, size, 3],
                           name=signatures.IMAGES_INPUT)
   inputs = {signatures.IMAGES_INPUT: images}
+  net_input = images
+  if size is not None:
+    # hub.Module may feed a tensor of unknown shape; a fixed-size module
+    # refuses other sizes at run time instead of computing on them.
+    net_input = tf.ensure_shape(images, [None, size, size, 3])
   if module.configurable_batch_norm_momentum:
     momentum = tf.placeholder_with_default(
         tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM, tf.float32), [],
@@ -62,7 +67,7 @@ def build_graph(cfg, module, training):
   # Resource variables, as hub.create_module_spec made them.
   with tf.variable_scope("", use_resource=True):
     out = nets.build(
-        cfg.architecture, common.scale_images(images),
+        cfg.architecture, common.scale_images(net_input),
         depth_multiplier=cfg.depth_multiplier,
         num_classes=(architecture.NUM_CLASSES
                      if module.kind == "classification" else None),
