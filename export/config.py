@@ -91,6 +91,7 @@ class Module:
   version: int
   format: str      # FORMAT_HUB | FORMAT_SAVED_MODEL_2
   handle: str      # e.g. google/imagenet/mobilenet_v1_050_160/feature_vector/3
+  quantized: bool = False  # A quantops module (inference graph only).
 
   @property
   def is_tf1_hub(self):
@@ -98,12 +99,14 @@ class Module:
 
   @property
   def variable_input_size(self):
-    """Version 1 (and 2) fix the input size; version 3 on accept others."""
-    return self.version >= 3
+    """Float versions 1 and 2 fix the input size, 3 and 4 accept others;
+    quantops modules always fix it."""
+    return self.version >= 3 and not self.quantized
 
   @property
   def configurable_batch_norm_momentum(self):
-    return self.version >= 3
+    """Version 3+ can fine-tune with a settable momentum; quantops cannot."""
+    return self.version >= 3 and not self.quantized
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +267,7 @@ def parse(path, data):
       raise ConfigError(path, f"{where}handle", handle,
                         "each module handle may appear only once")
     seen.add(handle)
-    modules.append(Module(kind, version, fmt, handle))
+    modules.append(Module(kind, version, fmt, handle, quantized))
 
   return VariantConfig(
       path=path, name=os.path.splitext(os.path.basename(path))[0],

@@ -40,6 +40,19 @@ def module_layout(cfg, module):
                                       num_classes)
 
 
+# What this exporter builds today; configs outside it are refused up front
+# rather than exported from the wrong graph.
+SUPPORTED = {("mobilenet_v1", False)}
+
+
+def check_supported(cfg):
+  if (cfg.architecture, cfg.quantized) not in SUPPORTED:
+    kind = f"{cfg.architecture}{' quantized' if cfg.quantized else ''}"
+    raise ExportError(f"{cfg.path}: exporting {kind} graphs is not "
+                      "implemented yet (MobileNet V2 and the quantops graphs "
+                      "come with the module-kinds issue)")
+
+
 def select(cfg, only=None):
   """The config's modules, or those whose handles are in `only`."""
   if not only:
@@ -64,7 +77,7 @@ def describe(cfg, module):
           f"{'default, variable' if module.variable_input_size else 'fixed'}")
   if module.is_tf1_hub:
     tags = " ".join("{" + ", ".join(f'"{t}"' for t in sorted(s)) + "}"
-                    for s in signatures.tf1_tag_sets(module, cfg.quantized))
+                    for s in signatures.tf1_tag_sets(module))
     sigs = ", ".join(signatures.tf1_signatures(module))
     return (f"{FORMAT_NAMES[module.format]}; tags {tags}; signatures {sigs}; "
             f"input {size}")
@@ -122,6 +135,7 @@ def export_modules(cfg, prefix, planned, output_dir, log=print):
   The checkpoint is checked against every planned module before the first is
   written, so a mismatched checkpoint writes nothing.
   """
+  check_supported(cfg)
   layouts = {p.module.handle: module_layout(cfg, p.module) for p in planned}
   needed = {}
   for layout in layouts.values():

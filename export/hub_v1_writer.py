@@ -110,7 +110,7 @@ def write(cfg, module, values, export_dir):
   attachment = hub_protos.image_module_info_attachment(cfg.input_size,
                                                        cfg.input_size)
   builder = tf.saved_model.Builder(export_dir)
-  tag_sets = signatures.tf1_tag_sets(module, cfg.quantized)
+  tag_sets = signatures.tf1_tag_sets(module)
   for i, tags in enumerate(tag_sets):
     with tf.Graph().as_default() as graph:
       signature_defs = build_graph(cfg, module,

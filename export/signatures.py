@@ -39,6 +39,7 @@ def tf1_signatures(module):
   return sigs
 
 
-def tf1_tag_sets(module, quantized):
+def tf1_tag_sets(module):
   """Quantops modules are inference graphs only (the cards say so)."""
-  return [INFERENCE_TAGS] if quantized else [INFERENCE_TAGS, TRAIN_TAGS]
+  return [INFERENCE_TAGS] if module.quantized else [INFERENCE_TAGS,
+                                                     TRAIN_TAGS]

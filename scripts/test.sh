@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Quickstart, part 2: set up everything, then run the whole test suite,
+# slow interop tests (legacy hub.Module venv, CLIs, Bazel) included.
+# Extra arguments go to pytest (e.g. -m "not slow" for the fast part).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest "$@"
