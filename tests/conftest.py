@@ -10,7 +10,18 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LEGACY_PYTHON = os.path.join(REPO, ".venv-legacy", "bin", "python")
+
+
+def _legacy_python():
+  """The legacy venv's python; under `bazel test`, its launcher in runfiles."""
+  in_runfiles = os.path.join(os.path.dirname(REPO), "project_venv",
+                             "legacy_python")
+  if os.environ.get("TEST_SRCDIR") and os.path.exists(in_runfiles):
+    return in_runfiles
+  return os.path.join(REPO, ".venv-legacy", "bin", "python")
+
+
+LEGACY_PYTHON = _legacy_python()
 VARIANT = "v1_050_160"
 
 

@@ -1,0 +1,40 @@
+"""The Bazel entry points work offline: export_all and the test targets."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bazel") is None,
+                       reason="bazel not installed (scripts/setup.sh)")]
+
+
+def _bazel(*args):
+  return subprocess.run(["bazel", *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=1500)
+
+
+def test_bazel_run_export_all(tmp_path):
+  out = tmp_path / "modules"
+  result = _bazel("run", "//export:export_all", "--", "--synthetic",
+                  "--configs=v1_050_160", f"--output_dir={out}",
+                  f"--cache_dir={tmp_path / 'cache'}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "SYNTHETIC" in result.stdout
+  root = out / "google" / "imagenet" / "mobilenet_v1_050_160"
+  for kind in ("classification", "feature_vector"):
+    for version in (1, 3):
+      assert (root / kind / str(version) / "tfhub_module.pb").is_file()
+    assert (root / kind / "4" / "saved_model.pb").is_file()
+  assert not [n for n in os.listdir(out) if n.startswith(".staging-")]
+
+
+def test_bazel_test_targets_run_on_the_project_venv():
+  result = _bazel("test", "//tests:test_config", "//tests:test_architecture")
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert "2 tests pass" in result.stdout + result.stderr
