@@ -22,6 +22,17 @@ from export import config as config_lib
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
+def define_download_flags():
+  """--cache_dir and --require_hashes, for the CLIs that may download."""
+  from export import fetch  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string("cache_dir", None,
+                      f"Download cache. Default: ${fetch.CACHE_ENV}, else a "
+                      "per-user cache directory.")
+  flags.DEFINE_bool("require_hashes", False,
+                    "Refuse to download archives whose sha256 the config "
+                    "does not pin.")
+
+
 def parse_flags_or_exit(argv):
   """absl flag parsing, but bad usage exits 2 (absl's default is 1)."""
   try:

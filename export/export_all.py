@@ -33,11 +33,7 @@ flags.DEFINE_bool("synthetic", False,
                   "Export from SYNTHETIC random checkpoints (offline demos "
                   "and tests), not the published weights.")
 flags.DEFINE_bool("dry_run", False, "Print one line per module and stop.")
-flags.DEFINE_string("cache_dir", None,
-                    f"Download cache. Default: ${fetch.CACHE_ENV}, else a "
-                    "per-user cache directory.")
-flags.DEFINE_bool("require_hashes", False,
-                  "Refuse archives whose sha256 the config does not pin.")
+cli.define_download_flags()
 flags.mark_flag_as_required("output_dir")
 
 

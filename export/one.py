@@ -31,12 +31,7 @@ flags.DEFINE_multi_string("only", None,
                           "Export only the module with this handle "
                           "(repeatable).")
 flags.DEFINE_bool("dry_run", False, "Print what would be written from what.")
-flags.DEFINE_string("cache_dir", None,
-                    f"Download cache. Default: ${fetch.CACHE_ENV}, else a "
-                    "per-user cache directory.")
-flags.DEFINE_bool("require_hashes", False,
-                  "Refuse to download archives whose sha256 the config does "
-                  "not pin.")
+cli.define_download_flags()
 flags.mark_flag_as_required("config")
 
 

@@ -65,8 +65,7 @@ def write(cfg, output_prefix):
                       shape_and_slices=[""] * len(names),
                       tensors=[values[n] for n in names])
   # The .index makes it a checkpoint, so it is renamed into place last.
-  suffixes = sorted(os.path.basename(p)[len(os.path.basename(tmp_prefix)):]
-                    for p in tf.io.gfile.glob(tmp_prefix + ".*"))
+  suffixes = [p[len(tmp_prefix):] for p in tf.io.gfile.glob(tmp_prefix + ".*")]
   for suffix in sorted(suffixes, key=lambda s: s == ".index"):
     os.replace(tmp_prefix + suffix, output_prefix + suffix)
   return output_prefix
