@@ -1,80 +1,180 @@
 """MobileNet architectures as data: layer tables, depths and variable layouts.
 
-Nothing here imports TensorFlow. The graph builders in `export.nets` walk these
+Nothing here imports TensorFlow. The graph builder in `export.nets` walks these
 tables to build TF-Slim graphs, and the card generator and the checkpoint code
 read the same tables to compute facts (feature width, class count, variable
 names and shapes) without building a graph. Tests check that the two agree.
+
+Both networks are a list of blocks of layers, each layer a convolution (full
+or depthwise) with batch norm, then a global pool and a 1x1 convolution as the
+classifier. The tables and depth rules follow TF-Slim's `nets/mobilenet_v1.py`
+and `nets/mobilenet/mobilenet_v2.py`, hence the published checkpoints.
 """
 
 import collections
+import dataclasses
 
 NUM_CLASSES = 1001  # ImageNet's 1000 classes plus "background" at index 0.
-
-# MobileNet V1 (TF-Slim `nets/mobilenet_v1.py`): a full 3x3 convolution, then
-# depthwise-separable blocks (3x3 depthwise + 1x1 pointwise).
-Conv = collections.namedtuple("Conv", ["kernel", "stride", "depth"])
-DepthSepConv = collections.namedtuple("DepthSepConv",
-                                      ["kernel", "stride", "depth"])
-
-MOBILENET_V1_CONV_DEFS = (
-    Conv(kernel=(3, 3), stride=2, depth=32),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=64),
-    DepthSepConv(kernel=(3, 3), stride=2, depth=128),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=128),
-    DepthSepConv(kernel=(3, 3), stride=2, depth=256),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=256),
-    DepthSepConv(kernel=(3, 3), stride=2, depth=512),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=512),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=512),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=512),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=512),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=512),
-    DepthSepConv(kernel=(3, 3), stride=2, depth=1024),
-    DepthSepConv(kernel=(3, 3), stride=1, depth=1024),
-)
-MOBILENET_V1_MIN_DEPTH = 8
-MOBILENET_V1_SCOPE = "MobilenetV1"
-
 BATCH_NORM_PARAMS = ("beta", "gamma", "moving_mean", "moving_variance")
+RELU6 = "relu6"
 
 # A layer as the graph and the checkpoint see it: its scope below the network
-# scope, its op ("conv" or "depthwise"), kernel shape, stride and output depth,
-# and whether batch norm follows it (else it has biases and no activation).
+# scope, its op ("conv" or "depthwise"), kernel shape, stride, output depth,
+# whether batch norm follows it (else it has biases) and its activation
+# (RELU6, or None for a linear layer).
 Layer = collections.namedtuple(
-    "Layer", ["scope", "op", "kernel_shape", "stride", "depth", "batch_norm"])
+    "Layer", ["scope", "op", "kernel_shape", "stride", "depth", "batch_norm",
+              "activation"])
+# Layers applied in sequence; with `residual`, the block's input is added to
+# its output.
+Block = collections.namedtuple("Block", ["layers", "residual"])
 
 KERNEL_NAMES = {"conv": "weights", "depthwise": "depthwise_weights"}
 
 
+def _conv(scope, kernel, stride, in_depth, depth, activation=RELU6):
+  return Layer(scope, "conv", (kernel, kernel, in_depth, depth), stride,
+               depth, True, activation)
+
+
+def _depthwise(scope, stride, depth):
+  return Layer(scope, "depthwise", (3, 3, depth, 1), stride, depth, True,
+               RELU6)
+
+
+# --- MobileNet V1 -------------------------------------------------------------
+# (stride, depth) of the full 3x3 convolution, then of each depthwise-separable
+# block (3x3 depthwise + 1x1 pointwise).
+MOBILENET_V1_CONV = (2, 32)
+MOBILENET_V1_SEPARABLE = ((1, 64), (2, 128), (1, 128), (2, 256), (1, 256),
+                          (2, 512), (1, 512), (1, 512), (1, 512), (1, 512),
+                          (1, 512), (2, 1024), (1, 1024))
+
+
 def mobilenet_v1_depth(depth, depth_multiplier):
-  """Slim's thinning rule: scale, truncate, and keep at least 8 channels."""
-  return max(int(depth * depth_multiplier), MOBILENET_V1_MIN_DEPTH)
+  """Slim's V1 thinning rule: scale, truncate, keep at least 8 channels."""
+  return max(int(depth * depth_multiplier), 8)
 
 
-def mobilenet_v1_body(depth_multiplier):
-  """Returns the V1 convolutional layers in graph order."""
-  layers = []
-  in_depth = 3
-  for i, conv_def in enumerate(MOBILENET_V1_CONV_DEFS):
-    out_depth = mobilenet_v1_depth(conv_def.depth, depth_multiplier)
-    if isinstance(conv_def, Conv):
-      layers.append(Layer(f"Conv2d_{i}", "conv",
-                          (*conv_def.kernel, in_depth, out_depth),
-                          conv_def.stride, out_depth, True))
-    else:
-      layers.append(Layer(f"Conv2d_{i}_depthwise", "depthwise",
-                          (*conv_def.kernel, in_depth, 1), conv_def.stride,
-                          in_depth, True))
-      layers.append(Layer(f"Conv2d_{i}_pointwise", "conv",
-                          (1, 1, in_depth, out_depth), 1, out_depth, True))
+def mobilenet_v1_blocks(depth_multiplier):
+  stride, depth = MOBILENET_V1_CONV
+  in_depth = mobilenet_v1_depth(depth, depth_multiplier)
+  blocks = [Block([_conv("Conv2d_0", 3, stride, 3, in_depth)], False)]
+  for i, (stride, depth) in enumerate(MOBILENET_V1_SEPARABLE, start=1):
+    out_depth = mobilenet_v1_depth(depth, depth_multiplier)
+    blocks.append(Block([_depthwise(f"Conv2d_{i}_depthwise", stride, in_depth)],
+                        False))
+    blocks.append(Block([_conv(f"Conv2d_{i}_pointwise", 1, 1, in_depth,
+                               out_depth)], False))
     in_depth = out_depth
-  return layers
+  return blocks
+
+
+# --- MobileNet V2 -------------------------------------------------------------
+# A 3x3 convolution, inverted residual blocks (expansion factor, stride,
+# depth), and a final 1x1 convolution, as in Slim's V2_DEF.
+MOBILENET_V2_CONV = (2, 32)
+MOBILENET_V2_INVERTED_RESIDUALS = (
+    (1, 1, 16), (6, 2, 24), (6, 1, 24), (6, 2, 32), (6, 1, 32), (6, 1, 32),
+    (6, 2, 64), (6, 1, 64), (6, 1, 64), (6, 1, 64), (6, 1, 96), (6, 1, 96),
+    (6, 1, 96), (6, 2, 160), (6, 1, 160), (6, 1, 160), (6, 1, 320))
+MOBILENET_V2_LAST_CONV = 1280
+
+
+def make_divisible(value, divisor=8, min_value=None):
+  """Slim's V2 rounding: nearest multiple of `divisor`, never 10% below."""
+  min_value = divisor if min_value is None else min_value
+  rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+  return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def mobilenet_v2_last_depth(depth_multiplier):
+  # "Finegrain classification mode" of the published models: multipliers
+  # below 1 are not applied to the last convolution.
+  return make_divisible(MOBILENET_V2_LAST_CONV * max(depth_multiplier, 1.0))
+
+
+def mobilenet_v2_blocks(depth_multiplier):
+  stride, depth = MOBILENET_V2_CONV
+  in_depth = make_divisible(depth * depth_multiplier)
+  blocks = [Block([_conv("Conv", 3, stride, 3, in_depth)], False)]
+  for i, (expansion, stride, depth) in enumerate(
+      MOBILENET_V2_INVERTED_RESIDUALS):
+    scope = "expanded_conv" + (f"_{i}" if i else "")
+    out_depth = make_divisible(depth * depth_multiplier)
+    # The first block keeps its input depth (factor 1, no rounding), and
+    # Slim adds an expansion layer only where it widens the input.
+    inner = (in_depth * expansion if expansion == 1
+             else make_divisible(in_depth * expansion))
+    layers = []
+    if inner > in_depth:
+      layers.append(_conv(f"{scope}/expand", 1, 1, in_depth, inner))
+    layers.append(_depthwise(f"{scope}/depthwise", stride, inner))
+    layers.append(_conv(f"{scope}/project", 1, 1, inner, out_depth,
+                        activation=None))  # The linear bottleneck.
+    blocks.append(Block(layers, stride == 1 and in_depth == out_depth))
+    in_depth = out_depth
+  blocks.append(Block([_conv("Conv_1", 1, 1, in_depth,
+                             mobilenet_v2_last_depth(depth_multiplier))],
+                      False))
+  return blocks
+
+
+# --- Both ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  """One network and the Slim training hyperparameters its graphs carry."""
+  scope: str                 # Variable scope of the network.
+  blocks: callable           # depth_multiplier -> [Block].
+  batch_norm_decay: float    # Default momentum of the moving averages.
+  dropout_keep_prob: float   # Before the classifier, in training mode.
+  batch_norm_epsilon: float = 0.001
+  weight_decay: float = 0.00004  # L2 on full convolutions (not depthwise).
+  weights_stddev: float = 0.09   # Truncated normal initializer.
+  dropout_scope: str = "Dropout"
+
+
+ARCHITECTURES = {
+    # mobilenet_v1_arg_scope() and mobilenet_v1() defaults.
+    "mobilenet_v1": Architecture("MobilenetV1", mobilenet_v1_blocks,
+                                 batch_norm_decay=0.9997,
+                                 dropout_keep_prob=0.999,
+                                 dropout_scope="Dropout_1b"),
+    # mobilenet.training_scope() defaults.
+    "mobilenet_v2": Architecture("MobilenetV2", mobilenet_v2_blocks,
+                                 batch_norm_decay=0.997,
+                                 dropout_keep_prob=0.8),
+}
+
+
+def get(architecture):
+  try:
+    return ARCHITECTURES[architecture]
+  except KeyError:
+    raise ValueError(f"unknown architecture {architecture!r}; have "
+                     f"{sorted(ARCHITECTURES)}") from None
 
 
 def logits_layer(num_features_in, num_classes):
   """The classifier: a 1x1 convolution with biases over the pooled features."""
   return Layer("Logits/Conv2d_1c_1x1", "conv",
-               (1, 1, num_features_in, num_classes), 1, num_classes, False)
+               (1, 1, num_features_in, num_classes), 1, num_classes, False,
+               None)
+
+
+def layers(architecture, depth_multiplier, num_classes=NUM_CLASSES):
+  """All layers in graph order, the classifier last unless num_classes=None."""
+  body = [layer for block in get(architecture).blocks(depth_multiplier)
+          for layer in block.layers]
+  if num_classes is not None:
+    body.append(logits_layer(body[-1].depth, num_classes))
+  return body
+
+
+def kernel_name(architecture, layer):
+  return f"{get(architecture).scope}/{layer.scope}/{KERNEL_NAMES[layer.op]}"
 
 
 def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES):
@@ -85,27 +185,18 @@ def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES):
   ignores); with `num_classes=None` it is the subset a feature vector module
   holds.
   """
-  layers = list(_body(architecture, depth_multiplier))
-  if num_classes is not None:
-    layers.append(logits_layer(layers[-1].depth, num_classes))
+  scope = get(architecture).scope
   layout = {}
-  for layer in layers:
-    prefix = f"{MOBILENET_V1_SCOPE}/{layer.scope}"
-    layout[f"{prefix}/{KERNEL_NAMES[layer.op]}"] = layer.kernel_shape
+  for layer in layers(architecture, depth_multiplier, num_classes):
+    layout[kernel_name(architecture, layer)] = layer.kernel_shape
     if layer.batch_norm:
       for param in BATCH_NORM_PARAMS:
-        layout[f"{prefix}/BatchNorm/{param}"] = (layer.depth,)
+        layout[f"{scope}/{layer.scope}/BatchNorm/{param}"] = (layer.depth,)
     else:
-      layout[f"{prefix}/biases"] = (layer.depth,)
+      layout[f"{scope}/{layer.scope}/biases"] = (layer.depth,)
   return layout
-
-
-def _body(architecture, depth_multiplier):
-  if architecture == "mobilenet_v1":
-    return mobilenet_v1_body(depth_multiplier)
-  raise ValueError(f"unknown architecture {architecture!r}")
 
 
 def num_features(architecture, depth_multiplier):
   """Width of the image feature vector (the pooled last conv layer)."""
-  return _body(architecture, depth_multiplier)[-1].depth
+  return layers(architecture, depth_multiplier, num_classes=None)[-1].depth

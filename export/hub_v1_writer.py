@@ -63,7 +63,7 @@ def build_graph(cfg, module, training):
         name=signatures.BATCH_NORM_MOMENTUM_INPUT)
     decay = momentum
   else:
-    momentum, decay = None, nets.mobilenet_v1.DEFAULT_BATCH_NORM_DECAY
+    momentum, decay = None, None  # The architecture's training default.
   # Resource variables, as hub.create_module_spec made them.
   with tf.variable_scope("", use_resource=True):
     out = nets.build(

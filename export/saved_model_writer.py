@@ -51,7 +51,9 @@ def _build_call(cfg, module, slim_variables):
   num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
                  else None)
 
-  @tf.function
+  # Autograph would rewrite all of Slim on every trace: slow, and Python
+  # control flow here only walks the layer tables.
+  @tf.function(autograph=False)
   def call(images, training=False,
            batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM):
     with tf.compat.v1.variable_scope("", custom_getter=slim_variables):

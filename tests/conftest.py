@@ -1,5 +1,12 @@
-"""Session fixtures: one synthetic checkpoint and one export, reused by tests."""
+"""Session fixtures: synthetic checkpoints and exports, made once per variant.
 
+`variant(name)` exports every module of a config from its synthetic
+checkpoint the first time a test asks for it and hands the same result to
+every later test; `slim_reference` gives what the plain Slim graph computes
+on the same checkpoint, the ground truth every module is compared with.
+"""
+
+import dataclasses
 import os
 import subprocess
 import sys
@@ -40,6 +47,98 @@ def write_checkpoint(config_name, prefix):
   return prefix
 
 
+def images(size, batch=3, seed=0):
+  """Deterministic test images in [0, 1]."""
+  return np.random.default_rng(seed).uniform(
+      0.0, 1.0, (batch, size, size, 3)).astype(np.float32)
+
+
+class SlimReference:
+  """(features, logits) of the plain Slim graph in inference mode.
+
+  Built directly with the Slim builder and restored with a tf.compat.v1
+  Saver from the checkpoint: the model the modules must match.
+  """
+
+  def __init__(self, cfg, prefix):
+    self.cfg, self.prefix, self.sessions = cfg, prefix, {}
+
+  def __call__(self, batch, with_logits=True):
+    import tensorflow.compat.v1 as tf
+    from export import nets
+    key = batch.shape[1:]
+    if key not in self.sessions:
+      graph = tf.Graph()
+      with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, *key])
+        out = nets.build(self.cfg.architecture, x * 2.0 - 1.0,
+                         depth_multiplier=self.cfg.depth_multiplier,
+                         num_classes=1001, is_training=False)
+        sess = tf.Session(graph=graph)
+        tf.train.Saver().restore(sess, self.prefix)
+      self.sessions[key] = (sess, x, out)
+    sess, x, out = self.sessions[key]
+    features, logits = sess.run([out.features, out.logits], {x: batch})
+    return (features, logits) if with_logits else (features,)
+
+
+@dataclasses.dataclass
+class Variant:
+  cfg: object
+  ckpt_prefix: str
+  modules: dict        # {handle: exported directory}
+  reference: SlimReference
+
+  def handle(self, kind, version):
+    quant = "quantops/" if self.cfg.quantized else ""
+    return (f"{self.cfg.publisher}/imagenet/{self.cfg.model_name}/"
+            f"{quant}{kind}/{version}")
+
+  def module(self, kind, version):
+    return self.modules[self.handle(kind, version)]
+
+
+@pytest.fixture(scope="session")
+def synthetic_checkpoint(tmp_path_factory):
+  """synthetic_checkpoint(config name) -> prefix, written once per session."""
+  cache = {}
+
+  def get(name):
+    if name not in cache:
+      cache[name] = write_checkpoint(
+          name, str(tmp_path_factory.mktemp(f"ckpt_{name}") / "model.ckpt"))
+    return cache[name]
+
+  return get
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory, synthetic_checkpoint):
+  """variant(config name) -> Variant, exported once per session."""
+  from export import config, exporter
+  cache = {}
+
+  def get(name):
+    if name not in cache:
+      cfg = config.load(name)
+      prefix = synthetic_checkpoint(name)
+      out = str(tmp_path_factory.mktemp(f"modules_{name}"))
+      planned = exporter.plan(cfg, out)
+      exporter.export_modules(cfg, prefix, planned, out, log=lambda _: None)
+      cache[name] = Variant(cfg, prefix,
+                            {p.module.handle: p.dest for p in planned},
+                            SlimReference(cfg, prefix))
+    return cache[name]
+
+  return get
+
+
+# The first vertical slice's variant, used by most tests.
+@pytest.fixture(scope="session")
+def v1(variant):
+  return variant(VARIANT)
+
+
 @pytest.fixture(scope="session")
 def cfg():
   from export import config
@@ -47,57 +146,19 @@ def cfg():
 
 
 @pytest.fixture(scope="session")
-def ckpt_prefix(tmp_path_factory):
-  return write_checkpoint(VARIANT,
-                          str(tmp_path_factory.mktemp("ckpt") / "model.ckpt"))
+def ckpt_prefix(synthetic_checkpoint):
+  return synthetic_checkpoint(VARIANT)
 
 
 @pytest.fixture(scope="session")
-def exported(cfg, ckpt_prefix, tmp_path_factory):
-  """Every module of v1_050_160, exported once: {handle: directory}."""
-  from export import exporter
-  out = str(tmp_path_factory.mktemp("modules"))
-  planned = exporter.plan(cfg, out)
-  exporter.export_modules(cfg, ckpt_prefix, planned, out, log=lambda _: None)
-  return {p.module.handle: p.dest for p in planned}
+def exported(v1):
+  return v1.modules
+
+
+@pytest.fixture(scope="session")
+def slim_reference(v1):
+  return v1.reference
 
 
 def handle(kind, version):
   return f"google/imagenet/mobilenet_{VARIANT}/{kind}/{version}"
-
-
-def images(size, batch=3, seed=0):
-  """Deterministic test images in [0, 1]."""
-  return np.random.default_rng(seed).uniform(
-      0.0, 1.0, (batch, size, size, 3)).astype(np.float32)
-
-
-@pytest.fixture(scope="session")
-def slim_reference(cfg, ckpt_prefix):
-  """fn(images, num_classes) -> (features, logits) of the plain Slim graph.
-
-  Built directly with the Slim builder in inference mode and restored with a
-  tf.compat.v1 Saver from the checkpoint: the model the modules must match.
-  """
-  import tensorflow.compat.v1 as tf
-  from export import nets
-  cache = {}
-
-  def compute(batch, with_logits):
-    key = (batch.shape[1:], with_logits)
-    if key not in cache:
-      graph = tf.Graph()
-      with graph.as_default():
-        x = tf.placeholder(tf.float32, [None, *batch.shape[1:]])
-        out = nets.build(cfg.architecture, x * 2.0 - 1.0,
-                         depth_multiplier=cfg.depth_multiplier,
-                         num_classes=1001 if with_logits else None,
-                         is_training=False)
-        sess = tf.Session(graph=graph)
-        tf.train.Saver().restore(sess, ckpt_prefix)
-      cache[key] = (sess, x, out)
-    sess, x, out = cache[key]
-    fetches = [out.features] + ([out.logits] if with_logits else [])
-    return sess.run(fetches, {x: batch})
-
-  return compute

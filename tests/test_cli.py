@@ -49,10 +49,10 @@ def test_only_exports_one_module_and_replaces_it_atomically(ckpt_prefix,
 
 def test_unsupported_architecture_fails_with_cause(ckpt_prefix, tmp_path):
   out = tmp_path / "out"
-  result = run_cli("one", "--config", "v2_050_96", "--checkpoint",
+  result = run_cli("one", "--config", "v1_025_128_quant", "--checkpoint",
                    ckpt_prefix, "--output_dir", str(out))
   assert result.returncode == 1
-  assert "mobilenet_v2" in result.stderr and "not implemented" in result.stderr
+  assert "quantized" in result.stderr and "not implemented" in result.stderr
   assert not out.exists() or not any(out.iterdir())
 
 

@@ -5,25 +5,17 @@ Slim use below it works on current TensorFlow.
 """
 
 from export import slim_compat  # pylint: disable=unused-import  # Must be first.
-from export.nets import mobilenet_v1
 from export.nets.common import NetOutputs
-
-_NETS = {"mobilenet_v1": mobilenet_v1}
-
-
-def _net(architecture):
-  try:
-    return _NETS[architecture]
-  except KeyError:
-    raise ValueError(f"no graph builder for architecture {architecture!r}; "
-                     f"have {sorted(_NETS)}") from None
+from export.nets.mobilenet import build as _build
+from export.nets.mobilenet import regularized_kernels
 
 
 def build(architecture, images, **kwargs):
-  """Builds `architecture` on `images` scaled to [-1, 1]; returns NetOutputs."""
-  return _net(architecture).build(images, **kwargs)
+  """Builds `architecture` on `images` scaled to [-1, 1]; returns NetOutputs.
+
+  See `export.nets.mobilenet.build` for the arguments.
+  """
+  return _build(images, architecture=architecture, **kwargs)
 
 
-def regularized_kernels(architecture, depth_multiplier, num_classes):
-  """{kernel variable name: regularizer} the graph applies L2 loss to."""
-  return _net(architecture).regularized_kernels(depth_multiplier, num_classes)
+__all__ = ["build", "regularized_kernels", "NetOutputs"]
