@@ -125,9 +125,11 @@ def write(cfg, module, values, export_dir):
                          strip_default_attrs=True, saver=saver)
       if i == 0:
         with tf.Session(graph=graph) as sess:
-          for var in variables:
-            # Fed through the initializer: no copy of the values in the graph.
-            var.load(values[var.op.name], sess)
+          # The values are fed to the initializers in one run, so the graph
+          # holds no copy of them.
+          sess.run([v.initializer for v in variables],
+                   {v.initializer.inputs[1]: values[v.op.name]
+                    for v in variables})
           builder.add_meta_graph_and_variables(sess, **common_args)
       else:
         builder.add_meta_graph(**common_args)

@@ -4,7 +4,9 @@ Loads TF1 Hub format modules with `hub.Module` the way the cards show and
 prints one JSON object of observations for the pytest side to assert on.
 Not a test module itself: tests/test_legacy_consumer.py runs it.
 
-  python legacy_consumer.py MODULE_DIR IMAGES.npy
+  python legacy_consumer.py IMAGES.npy MODULE_DIR...
+
+Prints {module dir: observations}. The images must have the modules' size.
 """
 
 import json
@@ -17,12 +19,11 @@ import tensorflow_hub as hub
 tf.disable_eager_execution()
 tf.logging.set_verbosity(tf.logging.ERROR)
 
-MOVING_MEAN = "MobilenetV1/Conv2d_0/BatchNorm/moving_mean"
 
 
-def _variable(name):
-  return next(v for v in tf.global_variables()
-              if v.op.name.endswith(name) and "/" in v.op.name)
+def _first_variable(suffix):
+  """The first layer's variable (global_variables() is in creation order)."""
+  return next(v for v in tf.global_variables() if v.op.name.endswith(suffix))
 
 
 def inference(module_dir, batch):
@@ -41,7 +42,7 @@ def inference(module_dir, batch):
       other_size = None
       try:
         other = sess.run(outputs["default"],
-                         {x: np.ones([1, 128, 96, 3], np.float32) * 0.5})
+                         {x: np.ones([1, 224, 192, 3], np.float32) * 0.5})
         other_size = list(other.shape)
       except tf.errors.InvalidArgumentError:
         other_size = "refused"
@@ -66,7 +67,7 @@ def training(module_dir, batch):
   for momentum in momenta:
     with tf.Graph().as_default():
       module = hub.Module(module_dir, trainable=True, tags={"train"})
-      x = tf.placeholder(tf.float32, [None, 160, 160, 3])
+      x = tf.placeholder(tf.float32, [None, *batch.shape[1:]])
       if momentum is None:
         features = module(x, signature="image_feature_vector")
       else:
@@ -76,8 +77,8 @@ def training(module_dir, batch):
       loss = tf.reduce_mean(tf.square(features))
       with tf.control_dependencies(update_ops):
         train_op = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
-      moving_mean = _variable(MOVING_MEAN)
-      weights = _variable("MobilenetV1/Conv2d_0/weights")
+      moving_mean = _first_variable("BatchNorm/moving_mean")
+      weights = _first_variable("/weights")
       with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         before_mean, before_w = sess.run([moving_mean, weights])
@@ -92,10 +93,10 @@ def training(module_dir, batch):
 
 
 def main():
-  module_dir, images_path = sys.argv[1:]
-  batch = np.load(images_path)
-  print(json.dumps({"inference": inference(module_dir, batch),
-                    "training": training(module_dir, batch)}))
+  batch = np.load(sys.argv[1])
+  print(json.dumps({d: {"inference": inference(d, batch),
+                        "training": training(d, batch)}
+                    for d in sys.argv[2:]}))
 
 
 if __name__ == "__main__":

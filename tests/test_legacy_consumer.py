@@ -7,87 +7,117 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.conftest import LEGACY_PYTHON, handle, images
+from export import architecture
+from tests import card_facts
+from tests.conftest import LEGACY_PYTHON, images
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "legacy_consumer.py")
-CASES = [("classification", 1), ("classification", 3),
-         ("feature_vector", 1), ("feature_vector", 3)]
+
+
+def _cases():
+  from export import config
+  return [(name, m.handle) for name in card_facts.FLOAT_SEED_CONFIGS
+          for m in config.load(name).modules if m.is_tf1_hub]
+
+
+CASES = _cases()
+
+
+def _images(cfg):
+  return images(cfg.input_size, batch=4, seed=7)
 
 
 @pytest.fixture(scope="module")
-def legacy_results(exported, tmp_path_factory):
+def legacy(variant, tmp_path_factory):
+  """legacy(config name) -> {handle: observations}.
+
+  On first use, exports every float seed config and starts one legacy
+  process per config, all at once (each mostly waits on TF graph import).
+  """
   if not os.path.exists(LEGACY_PYTHON):
     pytest.fail(f"legacy consumer venv missing: {LEGACY_PYTHON} "
                 "(run scripts/setup.sh)")
-  path = str(tmp_path_factory.mktemp("legacy") / "images.npy")
-  np.save(path, images(160, batch=4, seed=7))
-  results = {}
-  for case in CASES:
-    proc = subprocess.run(
-        [LEGACY_PYTHON, SCRIPT, exported[handle(*case)], path],
-        capture_output=True, text=True, timeout=900,
+  running = {}
+  for name in card_facts.FLOAT_SEED_CONFIGS:
+    v = variant(name)
+    path = str(tmp_path_factory.mktemp("legacy") / "images.npy")
+    np.save(path, _images(v.cfg))
+    tf1 = {h: d for h, d in v.modules.items() if v.cfg.module(h).is_tf1_hub}
+    proc = subprocess.Popen(
+        [LEGACY_PYTHON, SCRIPT, path, *tf1.values()], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
         env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ["PATH"]})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results[case] = json.loads(proc.stdout.strip().splitlines()[-1])
-  return results
+    running[name] = (proc, tf1)
+  results = {}
+  for name, (proc, tf1) in running.items():
+    stdout, stderr = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, stderr[-3000:]
+    by_dir = json.loads(stdout.strip().splitlines()[-1])
+    results[name] = {h: by_dir[d] for h, d in tf1.items()}
+  return results.__getitem__
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_hub_module_loads_with_card_signatures_and_size(legacy_results,
-                                                        case):
-  kind, version = case
-  got = legacy_results[case]
-  expected = {"default", "image_feature_vector"}
-  if kind == "classification":
-    expected.add("image_classification")
-  if version == 3:
-    expected |= {f"{s}_with_bn_hparams" for s in expected - {"default"}}
+@pytest.mark.parametrize("name,handle", CASES)
+def test_hub_module_loads_with_card_signatures_and_size(variant, legacy, name,
+                                                        handle):
+  module = variant(name).cfg.module(handle)
+  got = legacy(name)[handle]
+  expected = card_facts.tf1_signatures(module.kind, module.version)
   assert set(got["inference"]["signatures"]) == expected
   assert set(got["training"]["train_signatures"]) == expected
   assert got["training"]["tags"] == [[], ["train"]]
-  assert got["inference"]["expected_image_size"] == [160, 160]
+  size = variant(name).cfg.input_size
+  assert got["inference"]["expected_image_size"] == [size, size]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_hub_module_outputs_match_slim_graph(legacy_results, slim_reference,
-                                             case):
-  kind, _ = case
-  features, logits = slim_reference(images(160, batch=4, seed=7), True)
-  outputs = {k: np.array(v)
-             for k, v in legacy_results[case]["inference"]["outputs"].items()}
+@pytest.mark.parametrize("name,handle", CASES)
+def test_hub_module_outputs_match_slim_graph(variant, legacy, name, handle):
+  v = variant(name)
+  kind = v.cfg.module(handle).kind
+  features, logits = v.reference(_images(v.cfg))
+  outputs = {k: np.array(o)
+             for k, o in legacy(name)[handle]["inference"]["outputs"].items()}
   np.testing.assert_allclose(outputs["image_feature_vector"], features,
                              atol=1e-5, rtol=0)
   expected_default = logits if kind == "classification" else features
   np.testing.assert_allclose(outputs["default"], expected_default, atol=1e-5,
                              rtol=0)
-  assert outputs["default"].shape == (4, 1001 if kind == "classification"
-                                      else 512)
+  assert outputs["default"].shape == (4, card_facts.output_width(v.cfg, kind))
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_only_version_3_accepts_other_input_sizes(legacy_results, case):
-  kind, version = case
-  got = legacy_results[case]["inference"]["other_size_output_shape"]
-  width = 1001 if kind == "classification" else 512
-  assert got == ([1, width] if version == 3 else "refused")
+@pytest.mark.parametrize("name,handle", CASES)
+def test_only_variable_size_versions_accept_other_sizes(variant, legacy, name,
+                                                        handle):
+  v = variant(name)
+  module = v.cfg.module(handle)
+  got = legacy(name)[handle]["inference"]["other_size_output_shape"]
+  width = card_facts.output_width(v.cfg, module.kind)
+  assert got == ([1, width] if card_facts.variable_input_size(module.version)
+                 else "refused")
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_train_tags_give_update_ops_and_fine_tune(legacy_results, case):
-  got = legacy_results[case]["training"]
-  # One mean and one variance update per batch norm layer (27 layers).
-  assert got["num_update_ops"] == 54
+@pytest.mark.parametrize("name,handle", CASES)
+def test_train_tags_give_update_ops_and_fine_tune(variant, legacy, name,
+                                                  handle):
+  v = variant(name)
+  got = legacy(name)[handle]["training"]
+  batch_norms = [l for l in architecture.layers(v.cfg.architecture,
+                                                v.cfg.depth_multiplier)
+                 if l.batch_norm]
+  # One mean and one variance update per batch norm layer.
+  assert got["num_update_ops"] == 2 * len(batch_norms)
   assert got["weights_changed"]
-  deltas = {k: np.array(v) for k, v in got["moving_mean_deltas"].items()}
+  deltas = {k: np.array(d) for k, d in got["moving_mean_deltas"].items()}
   assert np.abs(deltas["None"]).max() > 0
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[1] == 3])
-def test_batch_norm_momentum_sets_moving_average_update(legacy_results, case):
-  deltas = {k: np.array(v) for k, v in
-            legacy_results[case]["training"]["moving_mean_deltas"].items()}
+@pytest.mark.parametrize("name,handle", [c for c in CASES
+                                         if c[1].endswith("/3")])
+def test_batch_norm_momentum_sets_moving_average_update(legacy, name, handle):
+  deltas = {k: np.array(d) for k, d in
+            legacy(name)[handle]["training"]["moving_mean_deltas"].items()}
   # An update moves the average by (1 - momentum) * (old - batch mean); the
   # batch and start values are the same, so deltas scale with 1 - momentum.
   big = np.abs(deltas["0.5"]) > 1e-6

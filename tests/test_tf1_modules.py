@@ -1,4 +1,4 @@
-"""TF1 Hub format modules of v1_050_160 on TF 2.21: hub.load and KerasLayer."""
+"""TF1 Hub format modules of the float seed configs on TF 2.21."""
 
 import os
 
@@ -6,85 +6,87 @@ import numpy as np
 import pytest
 
 from export import hub_protos
-from tests.conftest import handle, images
+from tests import card_facts
+from tests.conftest import images
 
 TOLERANCE = 1e-5
 
-CASES = [("classification", 1), ("classification", 3),
-         ("feature_vector", 1), ("feature_vector", 3)]
-SIGNATURES = {
-    ("classification", 1): {"default", "image_classification",
-                            "image_feature_vector"},
-    ("classification", 3): {"default", "image_classification",
-                            "image_feature_vector",
-                            "image_classification_with_bn_hparams",
-                            "image_feature_vector_with_bn_hparams"},
-    ("feature_vector", 1): {"default", "image_feature_vector"},
-    ("feature_vector", 3): {"default", "image_feature_vector",
-                            "image_feature_vector_with_bn_hparams"},
-}
+
+def _tf1_modules(cfg):
+  return [m for m in cfg.modules if m.is_tf1_hub]
 
 
-@pytest.mark.parametrize("kind,version", CASES)
-def test_hub_load_matches_slim_graph(exported, slim_reference, kind, version):
+def _cases():
+  from export import config
+  return [(name, m.handle) for name in card_facts.FLOAT_SEED_CONFIGS
+          for m in _tf1_modules(config.load(name))]
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("name,handle", CASES)
+def test_hub_load_matches_slim_graph(variant, name, handle):
   import tensorflow as tf
   import tensorflow_hub as hub
-  module = hub.load(exported[handle(kind, version)])
-  assert set(module.signatures) == SIGNATURES[kind, version]
-  batch = images(160)
-  features, *logits = slim_reference(batch, with_logits=True)
+  v = variant(name)
+  module = v.cfg.module(handle)
+  loaded = hub.load(v.modules[handle])
+  assert set(loaded.signatures) == card_facts.tf1_signatures(module.kind,
+                                                             module.version)
+  batch = images(v.cfg.input_size)
+  features, logits = v.reference(batch)
   outputs = {}
-  for name, fn in module.signatures.items():
+  for sig, fn in loaded.signatures.items():
     # TF2 signatures of a TF1 model need every input, defaults included.
     extra = ({"batch_norm_momentum": tf.constant(0.99)}
-             if name.endswith("_with_bn_hparams") else {})
-    outputs[name] = fn(images=tf.constant(batch), **extra)["default"].numpy()
-  for name, out in outputs.items():
-    if name.endswith("_with_bn_hparams"):
-      np.testing.assert_array_equal(
-          out, outputs[name[:-len("_with_bn_hparams")]])
-  np.testing.assert_allclose(outputs["image_feature_vector"], features,
-                             atol=TOLERANCE, rtol=0)
-  assert outputs["image_feature_vector"].shape == (3, 512)
-  if kind == "classification":
-    assert outputs["default"].shape == (3, 1001)
-    np.testing.assert_allclose(outputs["default"], logits[0], atol=TOLERANCE,
-                               rtol=0)
-    np.testing.assert_allclose(outputs["image_classification"], logits[0],
-                               atol=TOLERANCE, rtol=0)
-  else:
-    np.testing.assert_allclose(outputs["default"], features, atol=TOLERANCE,
-                               rtol=0)
+             if sig.endswith(card_facts.BN) else {})
+    outputs[sig] = fn(images=tf.constant(batch), **extra)["default"].numpy()
+  expected = {"image_feature_vector": features, "image_classification": logits,
+              "default": logits if module.kind == "classification"
+                         else features}
+  for sig, out in outputs.items():
+    want = expected[sig.replace(card_facts.BN, "")]
+    assert out.shape == want.shape
+    np.testing.assert_allclose(out, want, atol=TOLERANCE, rtol=0)
+  assert outputs["default"].shape == (
+      3, card_facts.output_width(v.cfg, module.kind))
 
 
-@pytest.mark.parametrize("kind,version", CASES)
-def test_keras_layer_matches_slim_graph(exported, slim_reference, kind,
-                                        version):
+@pytest.mark.parametrize("name,handle",
+                         [c for c in CASES if c[0] == "v1_050_160"])
+def test_keras_layer_matches_slim_graph(variant, name, handle):
   import tensorflow_hub as hub
-  layer = hub.KerasLayer(exported[handle(kind, version)],
-                         signature="default", output_key="default")
-  batch = images(160, seed=1)
-  features, *logits = slim_reference(batch, with_logits=True)
-  expected = logits[0] if kind == "classification" else features
-  out = layer(batch).numpy()
-  assert out.shape == (3, 1001 if kind == "classification" else 512)
-  np.testing.assert_allclose(out, expected, atol=TOLERANCE, rtol=0)
+  v = variant(name)
+  layer = hub.KerasLayer(v.modules[handle], signature="default",
+                         output_key="default")
+  batch = images(v.cfg.input_size, seed=1)
+  features, logits = v.reference(batch)
+  expected = (logits if v.cfg.module(handle).kind == "classification"
+              else features)
+  np.testing.assert_allclose(layer(batch).numpy(), expected, atol=TOLERANCE,
+                             rtol=0)
 
 
-def test_version_1_fixes_input_size_version_3_does_not(exported,
-                                                        slim_reference):
+@pytest.mark.parametrize("name,handle", CASES)
+def test_input_size_fixed_or_variable_as_the_card_says(variant, name, handle):
   import tensorflow as tf
   import tensorflow_hub as hub
-  v1 = hub.load(exported[handle("feature_vector", 1)]).signatures["default"]
-  v3 = hub.load(exported[handle("feature_vector", 3)]).signatures["default"]
-  assert v1.structured_input_signature[1]["images"].shape.as_list() == [
-      None, 160, 160, 3]
-  assert v3.structured_input_signature[1]["images"].shape.as_list() == [
-      None, None, None, 3]
-  batch = images(128, batch=2)
-  out = v3(images=tf.constant(batch))["default"].numpy()
-  np.testing.assert_allclose(out, slim_reference(batch, False)[0],
-                             atol=TOLERANCE, rtol=0)
+  v = variant(name)
+  module = v.cfg.module(handle)
+  fn = hub.load(v.modules[handle]).signatures["default"]
+  size = v.cfg.input_size
+  shape = fn.structured_input_signature[1]["images"].shape.as_list()
+  if card_facts.variable_input_size(module.version):
+    assert shape == [None, None, None, 3]
+    batch = images(size + 32, batch=2)
+    out = fn(images=tf.constant(batch))["default"].numpy()
+    features, logits = v.reference(batch)
+    np.testing.assert_allclose(
+        out, logits if module.kind == "classification" else features,
+        atol=TOLERANCE, rtol=0)
+  else:
+    assert shape == [None, size, size, 3]
 
 
 def _meta_graphs(module_dir):
@@ -95,38 +97,47 @@ def _meta_graphs(module_dir):
   return {frozenset(m.meta_info_def.tags): m for m in proto.meta_graphs}
 
 
-@pytest.mark.parametrize("kind,version", CASES)
-def test_hub_format_files(exported, kind, version):
+@pytest.mark.parametrize("name,handle", CASES)
+def test_hub_format_files(variant, name, handle):
   """What tensorflow-hub 0.15's loader reads, checked on the files."""
-  module_dir = exported[handle(kind, version)]
+  v = variant(name)
+  module = v.cfg.module(handle)
+  module_dir = v.modules[handle]
   with open(os.path.join(module_dir, "tfhub_module.pb"), "rb") as f:
     module_def = hub_protos.ModuleDef.FromString(f.read())
   assert module_def.format == hub_protos.FORMAT_V3
   metas = _meta_graphs(module_dir)
   assert set(metas) == {frozenset(), frozenset({"train"})}
   for tags, meta in metas.items():
-    assert set(meta.signature_def) == SIGNATURES[kind, version]
+    assert set(meta.signature_def) == card_facts.tf1_signatures(
+        module.kind, module.version)
     attachments = meta.collection_def[
         hub_protos.ATTACHMENTS_COLLECTION].bytes_list.value
     assert len(attachments) == 1
     attachment = hub_protos.ModuleAttachment.FromString(attachments[0])
     assert attachment.key == hub_protos.IMAGE_MODULE_INFO_KEY
     info = hub_protos.ImageModuleInfo.FromString(attachment.value)
+    size = v.cfg.input_size
     assert (info.default_image_size.height,
-            info.default_image_size.width) == (160, 160)
-    has_updates = "update_ops" in meta.collection_def
-    assert has_updates == (tags == {"train"})
-    if version == 3:
-      sig = meta.signature_def[f"image_feature_vector_with_bn_hparams"]
+            info.default_image_size.width) == (size, size)
+    assert ("update_ops" in meta.collection_def) == (tags == {"train"})
+    if module.version == 3:
+      sig = meta.signature_def["image_feature_vector" + card_facts.BN]
       assert set(sig.inputs) == {"images", "batch_norm_momentum"}
 
 
-def test_batch_norm_momentum_default_is_0_99(exported):
+def test_batch_norm_momentum_default_is_0_99(v1):
   import tensorflow as tf
-  meta = _meta_graphs(exported[handle("feature_vector", 3)])[
-      frozenset({"train"})]
+  meta = _meta_graphs(v1.module("feature_vector", 3))[frozenset({"train"})]
   node = next(n for n in meta.graph_def.node
               if n.name == "batch_norm_momentum")
   assert node.op == "PlaceholderWithDefault"
   default = next(n for n in meta.graph_def.node if n.name == node.input[0])
   assert tf.make_ndarray(default.attr["value"].tensor) == np.float32(0.99)
+
+
+def test_seed_000_test_module_is_exported_under_its_own_handle(variant):
+  v = variant("v1_050_128")
+  test_module = "google/image/imagenet/mobilenet_v1_050_128/classification/1"
+  assert os.path.isfile(os.path.join(v.modules[test_module],
+                                     "tfhub_module.pb"))
