@@ -5,22 +5,63 @@ import pytest
 from export import architecture
 
 
-@pytest.mark.parametrize("depth_multiplier", [0.25, 0.5, 0.75, 1.0])
-def test_v1_graph_variables_are_the_published_layout(depth_multiplier):
+@pytest.mark.parametrize("arch,depth_multiplier",
+                         [("mobilenet_v1", dm) for dm in (0.25, 0.5, 0.75, 1.0)]
+                         + [("mobilenet_v2", dm)
+                            for dm in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)])
+def test_graph_variables_are_the_published_layout(arch, depth_multiplier):
   import tensorflow.compat.v1 as tf
   from export import nets
   with tf.Graph().as_default():
-    images = tf.placeholder(tf.float32, [None, 128, 128, 3])
-    out = nets.build("mobilenet_v1", images,
-                     depth_multiplier=depth_multiplier, num_classes=1001,
-                     is_training=False)
+    images = tf.placeholder(tf.float32, [None, 96, 96, 3])
+    out = nets.build(arch, images, depth_multiplier=depth_multiplier,
+                     num_classes=1001, is_training=False)
     have = {v.op.name: tuple(v.shape.as_list())
             for v in tf.global_variables()}
-  assert have == architecture.variable_layout("mobilenet_v1",
-                                              depth_multiplier)
+  assert have == architecture.variable_layout(arch, depth_multiplier)
   assert out.features.shape.as_list() == [
-      None, architecture.num_features("mobilenet_v1", depth_multiplier)]
+      None, architecture.num_features(arch, depth_multiplier)]
   assert out.logits.shape.as_list() == [None, 1001]
+
+
+def test_v2_published_names_and_shapes():
+  layout = architecture.variable_layout("mobilenet_v2", 1.0)
+  assert layout["MobilenetV2/Conv/weights"] == (3, 3, 3, 32)
+  # The first inverted residual has no expansion layer (factor 1).
+  assert "MobilenetV2/expanded_conv/expand/weights" not in layout
+  assert layout["MobilenetV2/expanded_conv/depthwise/depthwise_weights"] == (
+      3, 3, 32, 1)
+  assert layout["MobilenetV2/expanded_conv/project/weights"] == (1, 1, 32, 16)
+  assert layout["MobilenetV2/expanded_conv_1/expand/weights"] == (1, 1, 16, 96)
+  assert layout["MobilenetV2/expanded_conv_16/project/weights"] == (
+      1, 1, 960, 320)
+  assert layout["MobilenetV2/Conv_1/weights"] == (1, 1, 320, 1280)
+  assert layout["MobilenetV2/Conv_1/BatchNorm/gamma"] == (1280,)
+  assert layout["MobilenetV2/Logits/Conv2d_1c_1x1/weights"] == (
+      1, 1, 1280, 1001)
+  # 52 conv layers x (kernel + 4 batch norm params), plus logits.
+  assert len(layout) == 52 * 5 + 2
+
+
+def test_v2_depths_are_multiples_of_8():
+  layout = architecture.variable_layout("mobilenet_v2", 0.35)
+  assert layout["MobilenetV2/Conv/weights"] == (3, 3, 3, 16)  # 11.2 -> 16.
+  assert all(shape[-1] % 8 == 0 for name, shape in layout.items()
+             if name.endswith("/weights") and "Logits" not in name)
+
+
+@pytest.mark.parametrize("depth_multiplier,width",
+                         [(0.35, 1280), (0.5, 1280), (0.75, 1280),
+                          (1.0, 1280), (1.3, 1664), (1.4, 1792)])
+def test_v2_feature_width(depth_multiplier, width):
+  assert architecture.num_features("mobilenet_v2", depth_multiplier) == width
+
+
+def test_v2_residual_blocks_are_stride_1_same_depth():
+  blocks = architecture.mobilenet_v2_blocks(1.0)
+  residual = [b.layers[-1].scope.split("/")[0] for b in blocks if b.residual]
+  assert residual == [f"expanded_conv_{i}"
+                      for i in (2, 4, 5, 7, 8, 9, 11, 12, 14, 15)]
 
 
 def test_v1_published_names_and_shapes():
