@@ -17,6 +17,11 @@ import dataclasses
 NUM_CLASSES = 1001  # ImageNet's 1000 classes plus "background" at index 0.
 BATCH_NORM_PARAMS = ("beta", "gamma", "moving_mean", "moving_variance")
 RELU6 = "relu6"
+# Variables tf.contrib.quantize adds per layer (scalars, "<layer>/<name>/min"
+# and ".../max"): the range of the (batch-norm folded) weights, and the moving
+# range of the layer's output (after its activation, or after the bias add of
+# the classifier).
+QUANT_RANGES = ("weights_quant", "act_quant")
 
 # A layer as the graph and the checkpoint see it: its scope below the network
 # scope, its op ("conv" or "depthwise"), kernel shape, stride, output depth,
@@ -177,13 +182,14 @@ def kernel_name(architecture, layer):
   return f"{get(architecture).scope}/{layer.scope}/{KERNEL_NAMES[layer.op]}"
 
 
-def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES):
+def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES,
+                    quantized=False):
   """Returns {checkpoint variable name: shape} of the network's variables.
 
   With the default `num_classes` this is the layout of the published
   checkpoints (which also hold bookkeeping such as `global_step`, which export
   ignores); with `num_classes=None` it is the subset a feature vector module
-  holds.
+  holds. `quantized` adds the ranges of the `*_quant` checkpoints.
   """
   scope = get(architecture).scope
   layout = {}
@@ -194,6 +200,10 @@ def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES):
         layout[f"{scope}/{layer.scope}/BatchNorm/{param}"] = (layer.depth,)
     else:
       layout[f"{scope}/{layer.scope}/biases"] = (layer.depth,)
+    if quantized:
+      for name in QUANT_RANGES:
+        for end in ("min", "max"):
+          layout[f"{scope}/{layer.scope}/{name}/{end}"] = ()
   return layout
 
 

@@ -37,20 +37,19 @@ def module_layout(cfg, module):
   num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
                  else None)
   return architecture.variable_layout(cfg.architecture, cfg.depth_multiplier,
-                                      num_classes)
+                                      num_classes, quantized=cfg.quantized)
 
 
-# What this exporter builds today; configs outside it are refused up front
-# rather than exported from the wrong graph.
-SUPPORTED = {("mobilenet_v1", False), ("mobilenet_v2", False)}
+# What this exporter builds; configs outside it are refused up front rather
+# than exported from the wrong graph.
+SUPPORTED = {("mobilenet_v1", False), ("mobilenet_v1", True),
+             ("mobilenet_v2", False)}
 
 
 def check_supported(cfg):
   if (cfg.architecture, cfg.quantized) not in SUPPORTED:
     kind = f"{cfg.architecture}{' quantized' if cfg.quantized else ''}"
-    raise ExportError(f"{cfg.path}: exporting {kind} graphs is not "
-                      "implemented yet (the quantops graphs come with the "
-                      "module-kinds issue)")
+    raise ExportError(f"{cfg.path}: no graph builder for {kind}")
 
 
 def select(cfg, only=None):

@@ -34,14 +34,6 @@ SUPPORTED_COLLECTIONS = frozenset({
     tf.GraphKeys.WHILE_CONTEXT, hub_protos.ATTACHMENTS_COLLECTION})
 
 
-def module_layout(cfg, module):
-  """{variable name: shape} that a module of this kind holds."""
-  num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
-                 else None)
-  return architecture.variable_layout(cfg.architecture, cfg.depth_multiplier,
-                                      num_classes)
-
-
 def build_graph(cfg, module, training):
   """Builds one tag set's graph of `module` in the default graph.
 
@@ -61,9 +53,8 @@ def build_graph(cfg, module, training):
     momentum = tf.placeholder_with_default(
         tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM, tf.float32), [],
         name=signatures.BATCH_NORM_MOMENTUM_INPUT)
-    decay = momentum
   else:
-    momentum, decay = None, None  # The architecture's training default.
+    momentum = None  # The architecture's training default.
   # Resource variables, as hub.create_module_spec made them.
   with tf.variable_scope("", use_resource=True):
     out = nets.build(
@@ -71,7 +62,9 @@ def build_graph(cfg, module, training):
         depth_multiplier=cfg.depth_multiplier,
         num_classes=(architecture.NUM_CLASSES
                      if module.kind == "classification" else None),
-        is_training=training, batch_norm_decay=decay)
+        is_training=training, batch_norm_decay=momentum,
+        quantized_input_bound=(signatures.quantized_input_bound(module)
+                               if module.quantized else None))
   outputs = {"logits": out.logits, "features": out.features}
   info = tf.saved_model.utils.build_tensor_info
   defs = {}
@@ -103,10 +96,10 @@ def write(cfg, module, values, export_dir):
   Args:
     cfg: the VariantConfig.
     module: the config's Module to write (format "hub").
-    values: {variable name: np.ndarray} covering `module_layout(cfg, module)`.
+    values: {variable name: np.ndarray}, exactly the module's variables.
     export_dir: directory to create; must not exist yet.
   """
-  layout = module_layout(cfg, module)
+  layout = {name: tuple(value.shape) for name, value in values.items()}
   attachment = hub_protos.image_module_info_attachment(cfg.input_size,
                                                        cfg.input_size)
   builder = tf.saved_model.Builder(export_dir)

@@ -43,3 +43,12 @@ def tf1_tag_sets(module):
   """Quantops modules are inference graphs only (the cards say so)."""
   return [INFERENCE_TAGS] if module.quantized else [INFERENCE_TAGS,
                                                      TRAIN_TAGS]
+
+
+def quantized_input_bound(module):
+  """Input range [-bound, bound] of a quantops module's input fake-quant.
+
+  Version 3 overestimates it by 0.05% to avoid a crash in some TFLite/toco
+  versions (its changelog; TF Hub GitHub issue 109).
+  """
+  return 1.0005 if module.version >= 3 else 1.0

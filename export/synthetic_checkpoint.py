@@ -45,9 +45,36 @@ def synthetic_value(config_name, name, shape):
 
 
 def synthetic_values(cfg):
-  layout = architecture.variable_layout(cfg.architecture, cfg.depth_multiplier)
-  return {name: synthetic_value(cfg.name, name, shape)
-          for name, shape in layout.items()}
+  layout = architecture.variable_layout(cfg.architecture, cfg.depth_multiplier,
+                                        quantized=cfg.quantized)
+  values = {name: synthetic_value(cfg.name, name, shape)
+            for name, shape in layout.items() if shape}
+  if cfg.quantized:
+    values.update(_quant_ranges(cfg, values))
+  return {name: values[name] for name in layout}
+
+
+def _quant_ranges(cfg, values):
+  """Ranges as quantization-aware training records them: those of the folded
+  weights, [0, 6] after ReLU6, and a symmetric range around the logits."""
+  arch = architecture.get(cfg.architecture)
+  ranges = {}
+  for layer in architecture.layers(cfg.architecture, cfg.depth_multiplier):
+    prefix = f"{arch.scope}/{layer.scope}"
+    weights = values[architecture.kernel_name(cfg.architecture, layer)]
+    if layer.batch_norm:
+      bn = {p: values[f"{prefix}/BatchNorm/{p}"]
+            for p in architecture.BATCH_NORM_PARAMS}
+      multiplier = bn["gamma"] / np.sqrt(bn["moving_variance"] +
+                                         arch.batch_norm_epsilon)
+      weights = weights * (multiplier[:, None] if layer.op == "depthwise"
+                           else multiplier)
+    act = (0.0, 6.0) if layer.activation else (-8.0, 8.0)
+    for name, (low, high) in (("weights_quant", (weights.min(), weights.max())),
+                              ("act_quant", act)):
+      ranges[f"{prefix}/{name}/min"] = np.float32(low)
+      ranges[f"{prefix}/{name}/max"] = np.float32(high)
+  return ranges
 
 
 def write(cfg, output_prefix):

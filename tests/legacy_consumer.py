@@ -59,6 +59,8 @@ def training(module_dir, batch):
   result = {}
   spec = hub.load_module_spec(module_dir)
   result["tags"] = sorted(sorted(t) for t in spec.get_tags())
+  if {"train"} not in [set(t) for t in spec.get_tags()]:
+    return result  # Inference only (quantops).
   result["train_signatures"] = sorted(spec.get_signature_names(
       tags={"train"}))
   bn = "image_feature_vector_with_bn_hparams"

@@ -51,8 +51,64 @@ def _apply_layer(net, arch, layer, is_training, batch_norm_decay):
   return slim.conv2d(net, layer.depth, kernel_size, **args)
 
 
+def _quant_range(name):
+  """The min and max variables tf.contrib.quantize keeps for one range."""
+  with tf.variable_scope(name):
+    return (slim.model_variable("min", [], initializer=tf.zeros_initializer(),
+                                trainable=False),
+            slim.model_variable("max", [],
+                                initializer=tf.constant_initializer(6.0),
+                                trainable=False))
+
+
+def _apply_quantized_layer(net, arch, layer):
+  """A layer as tf.contrib.quantize's eval rewrite left it.
+
+  Batch norm is folded into the weights with the moving statistics, the
+  folded weights are fake-quantized over their recorded range (narrow range,
+  as for weights), and the output is fake-quantized over its moving range
+  after the activation (or, for the classifier, after the bias add).
+  """
+  with tf.variable_scope(layer.scope):
+    weights = slim.model_variable(
+        arch_lib.KERNEL_NAMES[layer.op], list(layer.kernel_shape),
+        initializer=tf.truncated_normal_initializer(stddev=arch.weights_stddev))
+    if layer.batch_norm:
+      with tf.variable_scope("BatchNorm"):
+        beta, gamma, mean, variance = (
+            slim.model_variable(name, [layer.depth], trainable=trainable,
+                                initializer=tf.constant_initializer(init))
+            for name, init, trainable in (("beta", 0.0, True),
+                                          ("gamma", 1.0, True),
+                                          ("moving_mean", 0.0, False),
+                                          ("moving_variance", 1.0, False)))
+      multiplier = gamma * tf.math.rsqrt(variance + arch.batch_norm_epsilon)
+      # A depthwise kernel is [h, w, in, 1]: its channels are the inputs.
+      scale = (tf.reshape(multiplier, [-1, 1]) if layer.op == "depthwise"
+               else multiplier)
+      weights = tf.multiply(weights, scale, name="mul_fold")
+      bias = tf.subtract(beta, mean * multiplier, name="bias_fold")
+    else:
+      bias = slim.model_variable("biases", [layer.depth],
+                                 initializer=tf.zeros_initializer())
+    weights_min, weights_max = _quant_range("weights_quant")
+    weights = tf.quantization.fake_quant_with_min_max_vars(
+        weights, weights_min, weights_max, num_bits=8, narrow_range=True)
+    strides = [1, layer.stride, layer.stride, 1]
+    if layer.op == "depthwise":
+      net = tf.nn.depthwise_conv2d(net, weights, strides, "SAME")
+    else:
+      net = tf.nn.conv2d(net, weights, strides, "SAME")
+    net = tf.nn.bias_add(net, bias)
+    if layer.activation:
+      net = _ACTIVATIONS[layer.activation](net)
+    act_min, act_max = _quant_range("act_quant")
+    return tf.quantization.fake_quant_with_min_max_vars(
+        net, act_min, act_max, num_bits=8, narrow_range=False)
+
+
 def build(images, *, architecture, depth_multiplier, num_classes,
-          is_training, batch_norm_decay=None):
+          is_training, batch_norm_decay=None, quantized_input_bound=None):
   """Builds a MobileNet in the current graph.
 
   Args:
@@ -64,20 +120,36 @@ def build(images, *, architecture, depth_multiplier, num_classes,
       moving averages (in UPDATE_OPS), and dropout is active.
     batch_norm_decay: momentum of the moving averages, a float or a scalar
       float32 tensor; default: the architecture's training value.
+    quantized_input_bound: if set, builds the graph instrumented for
+      quantization (inference only), whose input is fake-quantized to
+      [-bound, bound].
 
   Returns:
     NetOutputs(features=[batch, num_features], logits=[batch, num_classes] or
     None).
   """
   arch = arch_lib.get(architecture)
+  quantized = quantized_input_bound is not None
+  if quantized and (is_training or architecture != "mobilenet_v1"):
+    raise ValueError("quantized graphs exist for MobileNet V1 inference only")
   if batch_norm_decay is None:
     batch_norm_decay = arch.batch_norm_decay
+
+  def apply(net, layer):
+    if quantized:
+      return _apply_quantized_layer(net, arch, layer)
+    return _apply_layer(net, arch, layer, is_training, batch_norm_decay)
+
   with tf.variable_scope(arch.scope):
     net = images
+    if quantized:
+      net = tf.quantization.fake_quant_with_min_max_args(
+          net, -quantized_input_bound, quantized_input_bound, num_bits=8,
+          name="input_quant")
     for block in arch.blocks(depth_multiplier):
       block_input = net
       for layer in block.layers:
-        net = _apply_layer(net, arch, layer, is_training, batch_norm_decay)
+        net = apply(net, layer)
       if block.residual:
         net = tf.add(net, block_input)
     with tf.variable_scope("Logits"):
@@ -86,6 +158,11 @@ def build(images, *, architecture, depth_multiplier, num_classes,
       if num_classes is None:
         return common.NetOutputs(features=features, logits=None)
       head = arch_lib.logits_layer(net.shape[-1], num_classes)
+      head = head._replace(scope=head.scope.split("/")[-1])  # In "Logits".
+      if quantized:
+        logits = tf.squeeze(apply(pooled, head), [1, 2],
+                            name="SpatialSqueeze")
+        return common.NetOutputs(features=features, logits=logits)
       net = slim.dropout(pooled, keep_prob=arch.dropout_keep_prob,
                          is_training=is_training, scope=arch.dropout_scope)
       logits = slim.conv2d(
@@ -93,7 +170,6 @@ def build(images, *, architecture, depth_multiplier, num_classes,
           weights_initializer=tf.truncated_normal_initializer(
               stddev=arch.weights_stddev),
           weights_regularizer=kernel_regularizer(arch, head),
-          biases_initializer=tf.zeros_initializer(),
-          scope=head.scope.split("/")[-1])
+          biases_initializer=tf.zeros_initializer(), scope=head.scope)
       logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
   return common.NetOutputs(features=features, logits=logits)
