@@ -60,6 +60,17 @@ def extract_checkpoint(archive, prefix, extract_dir):
   try:
     with tarfile.open(archive, "r:gz") as tar:
       for member in tar.getmembers():
+        # Refuse the whole archive if any member is absolute, climbs out
+        # with "..", links outside or is a device file (the data filter
+        # would silently strip a leading "/"; a published archive has none).
+        try:
+          if os.path.isabs(member.name) or ".." in member.name.split("/"):
+            raise tarfile.FilterError(member)
+          tarfile.data_filter(member, extract_dir)
+        except tarfile.FilterError as e:
+          raise CheckpointError(f"{archive}: unsafe member {member.name!r} "
+                                f"({type(e).__name__}); archive refused") \
+              from None
         base = os.path.basename(member.name)
         if base == prefix + ".index" or base.startswith(prefix + ".data-"):
           if not member.isfile():

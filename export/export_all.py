@@ -81,7 +81,6 @@ def main(argv):
   exported = 0
   for cfg, planned in plans:
     try:
-      exporter.check_supported(cfg)
       prefix = _checkpoint_for(cfg, cache_dir)
       exported += len(exporter.export_modules(cfg, prefix, planned,
                                               FLAGS.output_dir))

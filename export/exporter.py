@@ -40,18 +40,6 @@ def module_layout(cfg, module):
                                       num_classes, quantized=cfg.quantized)
 
 
-# What this exporter builds; configs outside it are refused up front rather
-# than exported from the wrong graph.
-SUPPORTED = {("mobilenet_v1", False), ("mobilenet_v1", True),
-             ("mobilenet_v2", False)}
-
-
-def check_supported(cfg):
-  if (cfg.architecture, cfg.quantized) not in SUPPORTED:
-    kind = f"{cfg.architecture}{' quantized' if cfg.quantized else ''}"
-    raise ExportError(f"{cfg.path}: no graph builder for {kind}")
-
-
 def select(cfg, only=None):
   """The config's modules, or those whose handles are in `only`."""
   if not only:
@@ -134,7 +122,6 @@ def export_modules(cfg, prefix, planned, output_dir, log=print):
   The checkpoint is checked against every planned module before the first is
   written, so a mismatched checkpoint writes nothing.
   """
-  check_supported(cfg)
   layouts = {p.module.handle: module_layout(cfg, p.module) for p in planned}
   needed = {}
   for layout in layouts.values():

@@ -7,6 +7,7 @@ cached archive is used again without network.
 """
 
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -21,6 +22,10 @@ CHUNK = 1 << 20
 
 class FetchError(RuntimeError):
   """A download failed or did not verify; the message names URL and cause."""
+
+
+class HashMismatchError(FetchError):
+  """The downloaded archive is not the one the config pins; not retried."""
 
 
 def default_cache_dir():
@@ -129,25 +134,57 @@ def fetch(url, cache_dir, sha256=None, require_hash=False, retries=3,
         _download_once(url, f, timeout)
       actual = sha256_of(tmp)
       if sha256 is not None and actual != sha256:
-        raise FetchError(f"{url}: sha256 mismatch: got {actual}, config pins "
-                         f"{sha256}")
+        raise HashMismatchError(f"{url}: sha256 mismatch: got {actual}, "
+                                f"config pins {sha256}")
       if sha256 is None:
+        _record_unpinned(cache_dir, url, actual)
         log(f"warning: {url} has no pinned sha256; downloaded archive has "
-            f"sha256 {actual} (pin it as checkpoint.sha256 after review)")
+            f"sha256 {actual}, recorded in {unpinned_record(cache_dir)} "
+            "(pin it as checkpoint.sha256 after review)")
       os.replace(tmp, path)
       return path
     except urllib.error.HTTPError as e:
       last_error = FetchError(f"{url}: HTTP {e.code} {e.reason}")
       if e.code < 500:
         break
+    except HashMismatchError as e:
+      last_error = e
+      break
     except FetchError as e:
       last_error = e
-      if "sha256 mismatch" in str(e):
-        break
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
       reason = getattr(e, "reason", None) or e
       last_error = FetchError(f"{url}: {reason}")
     finally:
       if os.path.exists(tmp):
         os.remove(tmp)
+  _remove_empty_parents(os.path.dirname(path), cache_dir)
   raise last_error
+
+
+def unpinned_record(cache_dir):
+  return os.path.join(cache_dir, "unpinned_sha256.txt")
+
+
+def _record_unpinned(cache_dir, url, sha256):
+  """Appends "<sha256>  <url>" for review; one line per distinct pair."""
+  line = f"{sha256}  {url}\n"
+  path = unpinned_record(cache_dir)
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      if line in f.readlines():
+        return
+  with open(path, "a", encoding="utf-8") as f:
+    f.write(line)
+
+
+def _remove_empty_parents(directory, root):
+  """Leaves the cache as it was: no empty directories from a failed fetch."""
+  root = os.path.abspath(root)
+  directory = os.path.abspath(directory)
+  while directory != root and directory.startswith(root + os.sep):
+    try:
+      os.rmdir(directory)
+    except OSError:
+      return
+    directory = os.path.dirname(directory)

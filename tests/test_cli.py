@@ -47,15 +47,6 @@ def test_only_exports_one_module_and_replaces_it_atomically(ckpt_prefix,
       "feature_vector"]
 
 
-def test_unsupported_architecture_fails_with_cause(ckpt_prefix, tmp_path):
-  out = tmp_path / "out"
-  result = run_cli("one", "--config", "v1_025_128_quant", "--checkpoint",
-                   ckpt_prefix, "--output_dir", str(out))
-  assert result.returncode == 1
-  assert "quantized" in result.stderr and "not implemented" in result.stderr
-  assert not out.exists() or not any(out.iterdir())
-
-
 def test_failed_write_leaves_nothing(tmp_path):
   out = tmp_path / "out"
   with pytest.raises(RuntimeError):
@@ -63,3 +54,51 @@ def test_failed_write_leaves_nothing(tmp_path):
       os.makedirs(staging)
       raise RuntimeError("interrupted")
   assert os.listdir(out) == []
+
+
+def test_export_all_dry_run_lists_every_module_of_every_config(tmp_path):
+  from export import config
+  result = run_cli("export_all", "--dry_run", f"--output_dir={tmp_path}")
+  assert result.returncode == 0, result.stderr
+  handles = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
+  assert handles == [m.handle for c in config.load_all() for m in c.modules]
+  assert len(handles) == 31
+
+
+def _complete(module_dir):
+  files = set()
+  for d, _, names in os.walk(module_dir):
+    files |= {os.path.relpath(os.path.join(d, n), module_dir) for n in names}
+  return {"saved_model.pb", "variables/variables.index"} <= files
+
+
+def test_sigkill_never_leaves_a_partial_module(ckpt_prefix, tmp_path):
+  import signal
+  import subprocess
+  import sys
+  import time
+  from export import config
+  out = tmp_path / "out"
+  cfg = config.load("v1_050_160")
+  args = [sys.executable, "-m", "export.one", "--config", "v1_050_160",
+          "--checkpoint", ckpt_prefix, "--output_dir", str(out)]
+  env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))))
+  seen_complete = 0
+  for delay in (4.0, 7.0, 10.0, 14.0):
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for module in cfg.modules:
+      dest = out / module.handle
+      if dest.exists():  # Either absent or complete, never partial.
+        assert _complete(dest), (delay, module.handle)
+        seen_complete += 1
+  assert seen_complete > 0  # Some kills landed after a module was published.
+  result = run_cli("one", "--config", "v1_050_160", "--checkpoint",
+                   ckpt_prefix, "--output_dir", str(out))
+  assert result.returncode == 0, result.stderr
+  assert all(_complete(out / m.handle) for m in cfg.modules)
+  assert not [n for n in os.listdir(out) if n.startswith(".staging-")]

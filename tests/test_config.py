@@ -120,8 +120,8 @@ def test_good_config_parses(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text,key,shown", [BAD[0][1:], BAD[3][1:], BAD[9][1:]],
-                         ids=[BAD[0][0], BAD[3][0], BAD[9][0]])
+@pytest.mark.parametrize("text,key,shown",
+                         [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_cli_exits_2_and_writes_nothing(tmp_path, text, key, shown):
   path = tmp_path / "bad.yaml"
   path.write_text(text)
@@ -130,5 +130,7 @@ def test_cli_exits_2_and_writes_nothing(tmp_path, text, key, shown):
                    "--checkpoint", str(tmp_path / "none"))
   assert result.returncode == 2, result.stderr
   error_lines = [l for l in result.stderr.splitlines() if "error:" in l]
-  assert len(error_lines) == 1 and key in error_lines[0], result.stderr
+  assert len(error_lines) == 1, result.stderr
+  assert str(path) in error_lines[0] and key in error_lines[0]
+  assert shown in error_lines[0]
   assert not out.exists()
