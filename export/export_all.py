@@ -16,7 +16,6 @@ import sys
 
 from absl import flags
 
-from export import checkpoint as checkpoint_lib
 from export import cli
 from export import config as config_lib
 from export import exporter
@@ -84,8 +83,7 @@ def main(argv):
       prefix = _checkpoint_for(cfg, cache_dir)
       exported += len(exporter.export_modules(cfg, prefix, planned,
                                               FLAGS.output_dir))
-    except (checkpoint_lib.CheckpointError, fetch.FetchError,
-            exporter.ExportError, OSError) as e:
+    except exporter.EXPORT_ERRORS as e:
       print(f"error: {cfg.name}: {e}", file=sys.stderr)
       failed.append(cfg.name)
   print(f"{exported} modules exported under {FLAGS.output_dir}; "

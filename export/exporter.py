@@ -2,8 +2,9 @@
 
 This is the library behind `export.one` and `export.export_all`; it never
 exits the process. Config problems raise `config.ConfigError` before anything
-is read or written; everything else raises `ExportError` (or one of the
-checkpoint and fetch errors) naming the cause.
+is read or written; a checkpoint that cannot be had or does not fit, a failed
+download and file system errors raise one of `EXPORT_ERRORS`, naming the
+cause.
 """
 
 import dataclasses
@@ -22,8 +23,8 @@ FORMAT_NAMES = {config_lib.FORMAT_HUB: "TF1 Hub format",
                 config_lib.FORMAT_SAVED_MODEL_2: "TF2 SavedModel"}
 
 
-class ExportError(RuntimeError):
-  pass
+# What an export can fail with for reasons outside the program.
+EXPORT_ERRORS = (checkpoint_lib.CheckpointError, fetch.FetchError, OSError)
 
 
 @dataclasses.dataclass(frozen=True)

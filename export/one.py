@@ -13,7 +13,6 @@ import sys
 
 from absl import flags
 
-from export import checkpoint as checkpoint_lib
 from export import cli
 from export import config as config_lib
 from export import exporter
@@ -51,8 +50,7 @@ def main(argv):
     prefix = exporter.resolve_checkpoint(cfg, FLAGS.checkpoint, cache_dir,
                                          FLAGS.require_hashes)
     written = exporter.export_modules(cfg, prefix, planned, FLAGS.output_dir)
-  except (checkpoint_lib.CheckpointError, fetch.FetchError,
-          exporter.ExportError, OSError) as e:
+  except exporter.EXPORT_ERRORS as e:
     print(f"error: {cfg.name}: {e}", file=sys.stderr)
     return cli.EXIT_FAILURE
   print(f"{cfg.name}: {len(written)} modules under {FLAGS.output_dir}")

@@ -8,7 +8,6 @@ import pytest
 
 from export import architecture
 from export import checkpoint
-from export import config
 from tests.conftest import run_cli, write_checkpoint
 
 
