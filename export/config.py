@@ -49,6 +49,9 @@ class Family:
   input_sizes: tuple
   float_versions: dict  # {version: format}
   quant_versions: dict  # {version: format}; empty if never quantized.
+  # First float version that accepts other input sizes than the trained one
+  # (None: every version fixes it, as the MobileNet V2 cards say).
+  variable_size_since: int = None
 
 
 FAMILIES = {
@@ -56,7 +59,8 @@ FAMILIES = {
         depth_multipliers=(0.25, 0.5, 0.75, 1.0),
         input_sizes=(128, 160, 192, 224),
         float_versions={1: FORMAT_HUB, 3: FORMAT_HUB, 4: FORMAT_SAVED_MODEL_2},
-        quant_versions={1: FORMAT_HUB, 3: FORMAT_HUB}),
+        quant_versions={1: FORMAT_HUB, 3: FORMAT_HUB},
+        variable_size_since=3),
     "mobilenet_v2": Family(
         depth_multipliers=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
         input_sizes=(96, 128, 160, 192, 224),
@@ -92,16 +96,13 @@ class Module:
   format: str      # FORMAT_HUB | FORMAT_SAVED_MODEL_2
   handle: str      # e.g. google/imagenet/mobilenet_v1_050_160/feature_vector/3
   quantized: bool = False  # A quantops module (inference graph only).
+  # Accepts other input sizes than the trained one (V1 float versions 3 and
+  # 4); otherwise the size is fixed.
+  variable_input_size: bool = False
 
   @property
   def is_tf1_hub(self):
     return self.format == FORMAT_HUB
-
-  @property
-  def variable_input_size(self):
-    """Float versions 1 and 2 fix the input size, 3 and 4 accept others;
-    quantops modules always fix it."""
-    return self.version >= 3 and not self.quantized
 
   @property
   def configurable_batch_norm_momentum(self):
@@ -267,7 +268,9 @@ def parse(path, data):
       raise ConfigError(path, f"{where}handle", handle,
                         "each module handle may appear only once")
     seen.add(handle)
-    modules.append(Module(kind, version, fmt, handle, quantized))
+    variable = (not quantized and family.variable_size_since is not None
+                and version >= family.variable_size_since)
+    modules.append(Module(kind, version, fmt, handle, quantized, variable))
 
   return VariantConfig(
       path=path, name=os.path.splitext(os.path.basename(path))[0],

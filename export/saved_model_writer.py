@@ -3,7 +3,8 @@
 It follows TF Hub's reusable SavedModel API: the root object has
 
 * `__call__(images, training=False, batch_norm_momentum=0.99)`, traced for
-  `training` True and False, on images of any size;
+  `training` True and False, on images of the module's size (any size where
+  the card says other sizes are possible);
 * `variables`, `trainable_variables` (the batch norm moving statistics are not
   trainable) and `regularization_losses` (zero-argument functions, one per L2
   regularized kernel, as in the Slim arg scope).
@@ -63,7 +64,8 @@ def _build_call(cfg, module, slim_variables):
                        batch_norm_decay=batch_norm_momentum)
     return out.logits if num_classes else out.features
 
-  images = tf.TensorSpec([None, None, None, 3], tf.float32)
+  size = None if module.variable_input_size else cfg.input_size
+  images = tf.TensorSpec([None, size, size, 3], tf.float32)
   momentum = tf.TensorSpec([], tf.float32)
   for training in (False, True):
     call.get_concrete_function(images, training, momentum)

@@ -18,8 +18,10 @@ def tf1_signatures(kind, version, quantized=False):
   return sigs
 
 
-def variable_input_size(version, quantized=False):
-  return version >= 3 and not quantized
+def variable_input_size(architecture, version, quantized=False):
+  """V1 float cards from version 3 on: "other input sizes are possible";
+  every V2 and quantops card: "the size of the input images is fixed"."""
+  return architecture == "mobilenet_v1" and version >= 3 and not quantized
 
 
 def output_width(cfg, kind):

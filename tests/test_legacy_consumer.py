@@ -94,7 +94,8 @@ def test_only_variable_size_versions_accept_other_sizes(variant, legacy, name,
   module = v.cfg.module(handle)
   got = legacy(name)[handle]["inference"]["other_size_output_shape"]
   width = card_facts.output_width(v.cfg, module.kind)
-  assert got == ([1, width] if card_facts.variable_input_size(module.version)
+  assert got == ([1, width] if card_facts.variable_input_size(
+      v.cfg.architecture, module.version)
                  else "refused")
 
 

@@ -77,7 +77,7 @@ def test_input_size_fixed_or_variable_as_the_card_says(variant, name, handle):
   fn = hub.load(v.modules[handle]).signatures["default"]
   size = v.cfg.input_size
   shape = fn.structured_input_signature[1]["images"].shape.as_list()
-  if card_facts.variable_input_size(module.version):
+  if card_facts.variable_input_size(v.cfg.architecture, module.version):
     assert shape == [None, None, None, 3]
     batch = images(size + 32, batch=2)
     out = fn(images=tf.constant(batch))["default"].numpy()
