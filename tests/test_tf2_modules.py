@@ -100,3 +100,21 @@ def test_fine_tuning_moves_weights_and_averages_by_momentum(variant, name,
                              rtol=1e-2)
   np.testing.assert_allclose(delta_997[big] / delta_default[big], 0.3,
                              rtol=1e-2)
+
+
+@pytest.mark.parametrize("name", ["v1_050_160", "v2_050_96"])
+def test_call_arguments_are_the_cards(variant, name):
+  import tensorflow as tf
+  v = variant(name)
+  loaded = tf.saved_model.load(v.module("feature_vector", 4))
+  size = (None if card_facts.variable_input_size(v.cfg.architecture, 4)
+          else v.cfg.input_size)
+  signatures = sorted(
+      (c.structured_input_signature for c in loaded.__call__.concrete_functions),
+      key=lambda s: s[0][1])
+  assert signatures == [
+      ((tf.TensorSpec([None, size, size, 3], tf.float32, name="images"),
+        training, tf.TensorSpec([], tf.float32, name="batch_norm_momentum")),
+       {}) for training in (False, True)]
+  assert list(loaded.__call__.function_type.parameters) == [
+      "images", "training", "batch_norm_momentum"]
