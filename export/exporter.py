@@ -94,11 +94,14 @@ def resolve_checkpoint(cfg, checkpoint, cache_dir, require_hashes=False,
   if checkpoint:
     if not os.path.isfile(checkpoint):
       raise checkpoint_lib.CheckpointError(f"{checkpoint}: no such archive")
-    archive = checkpoint
-  else:
-    archive = fetch.fetch(cfg.checkpoint.url, cache_dir, cfg.checkpoint.sha256,
-                          require_hash=require_hashes, log=log)
-  return _extracted(archive, cfg.checkpoint.prefix, cache_dir)
+    return _extracted(checkpoint, cfg.checkpoint.prefix, cache_dir)
+  archive = fetch.fetch(cfg.checkpoint.url, cache_dir, cfg.checkpoint.sha256,
+                        require_hash=require_hashes, log=log)
+  try:
+    return _extracted(archive, cfg.checkpoint.prefix, cache_dir)
+  except checkpoint_lib.CheckpointError:
+    fetch.evict(archive, cache_dir)  # Unusable: keep it out of the cache.
+    raise
 
 
 def _extracted(archive, prefix, cache_dir):

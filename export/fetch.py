@@ -162,6 +162,12 @@ def fetch(url, cache_dir, sha256=None, require_hash=False, retries=3,
   raise last_error
 
 
+def evict(archive, cache_dir):
+  """Removes a cached archive that turned out unusable."""
+  os.remove(archive)
+  _remove_empty_parents(os.path.dirname(archive), cache_dir)
+
+
 def unpinned_record(cache_dir):
   return os.path.join(cache_dir, "unpinned_sha256.txt")
 
