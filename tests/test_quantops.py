@@ -42,8 +42,11 @@ def _reference(values, batch, version, with_logits):
       g, b, m, v = (values[f"{p}/BatchNorm/{n}"]
                     for n in ("gamma", "beta", "moving_mean",
                               "moving_variance"))
-      mult = g / np.sqrt(v + 0.001)
-      w = w * (mult[:, None] if layer.op == "depthwise" else mult)
+      # The same float ops as a folding rewrite: a 1-ulp difference in a
+      # folded weight can move it across a quantization step.
+      mult = g * tf.math.rsqrt(v + 0.001)
+      w = w * (tf.reshape(mult, [-1, 1]) if layer.op == "depthwise"
+               else mult)
       bias = b - m * mult
     else:
       bias = values[f"{p}/biases"]
@@ -88,6 +91,18 @@ def test_outputs_equal_fake_quant_reference(quant, kind, version):
     logits = _reference(values, batch, version, with_logits=True)
     np.testing.assert_allclose(outputs["default"], logits, atol=1e-5, rtol=0)
     assert logits.shape == (3, 1001)
+
+
+@pytest.mark.parametrize("kind", ["classification", "feature_vector"])
+def test_keras_layer_loads_quantops(quant, kind):
+  import tensorflow_hub as hub
+  v, values = quant
+  layer = hub.KerasLayer(v.module(kind, 3), signature="image_feature_vector",
+                         output_key="default")
+  batch = images(128, seed=12)
+  np.testing.assert_allclose(layer(batch).numpy(),
+                             _reference(values, batch, 3, False), atol=1e-5,
+                             rtol=0)
 
 
 def test_input_bound_differs_between_versions(quant):

@@ -53,8 +53,7 @@ def test_hub_load_matches_slim_graph(variant, name, handle):
       3, card_facts.output_width(v.cfg, module.kind))
 
 
-@pytest.mark.parametrize("name,handle",
-                         [c for c in CASES if c[0] == "v1_050_160"])
+@pytest.mark.parametrize("name,handle", CASES)
 def test_keras_layer_matches_slim_graph(variant, name, handle):
   import tensorflow_hub as hub
   v = variant(name)
