@@ -12,13 +12,12 @@ exported from it compute nothing meaningful.
 
 import hashlib
 import os
-import sys
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from export import architecture
+from export import cli
 from export import config as config_lib
 
 
@@ -106,17 +105,13 @@ flags.mark_flags_as_required(["config", "output_prefix"])
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    cfg = config_lib.load(FLAGS.config)
-  except config_lib.ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+    raise cli.app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  cfg = config_lib.load(FLAGS.config)
   write(cfg, FLAGS.output_prefix)
   print(f"Wrote SYNTHETIC checkpoint (random weights, not the published ones) "
         f"for {cfg.name}: {FLAGS.output_prefix}")
-  return 0
+  return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)
