@@ -21,16 +21,9 @@ def _is_prefix(path):
   return os.path.isfile(path + ".index")
 
 
-def find_prefix(path, archive_prefix, extract_dir):
-  """Resolves `path` to a checkpoint prefix.
-
-  Args:
-    path: a checkpoint prefix, a directory holding exactly one checkpoint, or a
-      `.tgz`/`.tar.gz` archive.
-    archive_prefix: the prefix of the checkpoint files inside an archive (the
-      config's `checkpoint.prefix`); only those members are extracted.
-    extract_dir: where to extract archive members to.
-  """
+def find_prefix(path):
+  """Resolves `path`, a checkpoint prefix or a directory holding exactly one
+  checkpoint, to a checkpoint prefix. (Archives: see `extract_checkpoint`.)"""
   if _is_prefix(path):
     return path
   if os.path.isdir(path):
@@ -42,8 +35,6 @@ def find_prefix(path, archive_prefix, extract_dir):
     names = ", ".join(os.path.basename(i)[:-6] for i in indexes)
     raise CheckpointError(f"{path}: several checkpoints in directory ({names});"
                           " pass the prefix of the one to use")
-  if os.path.isfile(path) and path.endswith((".tgz", ".tar.gz")):
-    return extract_checkpoint(path, archive_prefix, extract_dir)
   raise CheckpointError(f"{path}: not a checkpoint prefix (no {path}.index), "
                         "directory or .tgz archive")
 

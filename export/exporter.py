@@ -90,7 +90,7 @@ def resolve_checkpoint(cfg, checkpoint, cache_dir, require_hashes=False,
       the config's published archive through the cache.
   """
   if checkpoint and not checkpoint.endswith((".tgz", ".tar.gz")):
-    return checkpoint_lib.find_prefix(checkpoint, cfg.checkpoint.prefix, None)
+    return checkpoint_lib.find_prefix(checkpoint)
   if checkpoint:
     if not os.path.isfile(checkpoint):
       raise checkpoint_lib.CheckpointError(f"{checkpoint}: no such archive")

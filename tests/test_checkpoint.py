@@ -53,28 +53,35 @@ def test_synthetic_checkpoint_cli(tmp_path):
 
 def test_find_prefix_accepts_prefix_directory_and_archive(ckpt_prefix,
                                                           tmp_path):
-  assert checkpoint.find_prefix(ckpt_prefix, "x", None) == ckpt_prefix
-  assert checkpoint.find_prefix(os.path.dirname(ckpt_prefix), "x",
-                                None) == ckpt_prefix
+  assert checkpoint.find_prefix(ckpt_prefix) == ckpt_prefix
+  assert checkpoint.find_prefix(os.path.dirname(ckpt_prefix)) == ckpt_prefix
   archive = tmp_path / "mobilenet_v1_0.5_160.tgz"
   with tarfile.open(archive, "w:gz") as tar:
     for suffix in (".index", ".data-00000-of-00001"):
       tar.add(ckpt_prefix + suffix,
               f"./mobilenet_v1_0.5_160.ckpt{suffix}")
     tar.add(ckpt_prefix + ".index", "./mobilenet_v1_0.5_160_info.txt")
-  extracted = checkpoint.find_prefix(str(archive), "mobilenet_v1_0.5_160.ckpt",
-                                     str(tmp_path / "x"))
+  extracted = checkpoint.extract_checkpoint(
+      str(archive), "mobilenet_v1_0.5_160.ckpt", str(tmp_path / "x"))
   assert sorted(os.listdir(tmp_path / "x")) == [
       "mobilenet_v1_0.5_160.ckpt.data-00000-of-00001",
       "mobilenet_v1_0.5_160.ckpt.index"]
   assert _contents(extracted).keys() == _contents(ckpt_prefix).keys()
+  # --checkpoint ARCHIVE.tgz: extracted once into the cache, by content.
+  from export import config, exporter
+  cfg = config.load("v1_050_160")
+  cache = tmp_path / "cache"
+  prefix = exporter.resolve_checkpoint(cfg, str(archive), str(cache))
+  assert prefix.startswith(str(cache / "checkpoints"))
+  assert _contents(prefix).keys() == _contents(ckpt_prefix).keys()
+  assert exporter.resolve_checkpoint(cfg, str(archive), str(cache)) == prefix
 
 
 def test_find_prefix_errors(tmp_path):
   with pytest.raises(checkpoint.CheckpointError, match="no checkpoint"):
-    checkpoint.find_prefix(str(tmp_path), "x", None)
+    checkpoint.find_prefix(str(tmp_path))
   with pytest.raises(checkpoint.CheckpointError, match="not a checkpoint"):
-    checkpoint.find_prefix(str(tmp_path / "nope"), "x", None)
+    checkpoint.find_prefix(str(tmp_path / "nope"))
 
 
 def test_read_values_ignores_extras_and_lists_every_offender(ckpt_prefix,
