@@ -84,19 +84,35 @@ def test_sigkill_never_leaves_a_partial_module(ckpt_prefix, tmp_path):
           "--checkpoint", ckpt_prefix, "--output_dir", str(out)]
   env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
       os.path.abspath(__file__))))
-  seen_complete = 0
-  for delay in (4.0, 7.0, 10.0, 14.0):
+
+  def published():
+    return {m.handle for m in cfg.modules if (out / m.handle).exists()}
+
+  def mtime(handle):  # None while a module is being swapped for a new one.
+    try:
+      return os.path.getmtime(out / handle)
+    except FileNotFoundError:
+      return None
+
+  # Kill before anything is written, then a moment after a module is
+  # published (so during the writing of the next one, or of its staging).
+  for after_publish in (None, 0.3, 1.5, 3.0):
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    time.sleep(delay)
+    if after_publish is None:
+      time.sleep(2.0)
+    else:
+      mtimes = {h: mtime(h) for h in published()}
+      deadline = time.time() + 300
+      while time.time() < deadline and proc.poll() is None and not any(
+          mtime(h) not in (None, mtimes.get(h)) for h in published()):
+        time.sleep(0.05)
+      time.sleep(after_publish)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    for module in cfg.modules:
-      dest = out / module.handle
-      if dest.exists():  # Either absent or complete, never partial.
-        assert _complete(dest), (delay, module.handle)
-        seen_complete += 1
-  assert seen_complete > 0  # Some kills landed after a module was published.
+    for handle in published():  # Either absent or complete, never partial.
+      assert _complete(out / handle), (after_publish, handle)
+  assert published()  # Some kills landed after a module was published.
   result = run_cli("one", "--config", "v1_050_160", "--checkpoint",
                    ckpt_prefix, "--output_dir", str(out))
   assert result.returncode == 0, result.stderr
