@@ -210,3 +210,19 @@ def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES,
 def num_features(architecture, depth_multiplier):
   """Width of the image feature vector (the pooled last conv layer)."""
   return layers(architecture, depth_multiplier, num_classes=None)[-1].depth
+
+
+def rounds_depths(architecture, depth_multiplier):
+  """Whether V2's rounding to multiples of 8 changes any depth x multiplier.
+
+  (Never at multiplier 1.0, whose depths are multiples of 8 already. V1's
+  thinning truncates instead and is not covered.)
+  """
+  if architecture != "mobilenet_v2":
+    return False
+  depths = [MOBILENET_V2_CONV[1]] + [d for _, _, d in
+                                     MOBILENET_V2_INVERTED_RESIDUALS]
+  if depth_multiplier > 1:
+    depths.append(MOBILENET_V2_LAST_CONV)
+  return any(make_divisible(d * depth_multiplier) != d * depth_multiplier
+             for d in depths)

@@ -88,6 +88,21 @@ class Checkpoint:
   sha256: str = None  # Pinned archive hash, if known.
 
 
+# Card layouts with a template in export/cards/templates. By default a card's
+# layout follows from its module's format and version; a config names one
+# only for a module whose card was written otherwise (seed 000's test module).
+CARD_LAYOUTS = ("hub_legacy", "hub", "saved_model_2", "test_bucket")
+HUB_URL = "https://tfhub.dev/"
+
+
+@dataclasses.dataclass(frozen=True)
+class CardOptions:
+  """What a module's published card shows that no rule predicts."""
+  layout: str = None        # One of CARD_LAYOUTS; None: by format and version.
+  asset_path: bool = True   # The `<!-- asset-path: legacy -->` line.
+  colab: str = None         # URL of a Colab notebook badge under the metadata.
+
+
 @dataclasses.dataclass(frozen=True)
 class Module:
   """One published module of a variant."""
@@ -99,6 +114,13 @@ class Module:
   # Accepts other input sizes than the trained one (V1 float versions 3 and
   # 4); otherwise the size is fixed.
   variable_input_size: bool = False
+  # Where the module is served; None: https://tfhub.dev/<handle>.
+  served_url: str = None
+  card: CardOptions = CardOptions()
+
+  @property
+  def url(self):
+    return self.served_url or HUB_URL + self.handle
 
   @property
   def is_tf1_hub(self):
@@ -153,7 +175,8 @@ _TOP_KEYS = {"architecture": True, "depth_multiplier": True,
              "modules": True, "publisher": False}  # key: required
 _CHECKPOINT_KEYS = {"url": True, "prefix": True, "sha256": False}
 _MODULE_KEYS = {"kind": True, "version": True, "format": True,
-                "handle": False}
+                "handle": False, "url": False, "card": False}
+_CARD_KEYS = {"layout": False, "asset_path": False, "colab": False}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HANDLE_PART = re.compile(r"^[a-z0-9_]+$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -196,12 +219,31 @@ class _Reader:
     return value
 
 
-def _validate_url(path, key, url):
+def _validate_url(path, key, url, archive=True):
   parsed = urllib.parse.urlparse(url)
-  if parsed.scheme not in ("http", "https") or not parsed.netloc or not (
-      parsed.path.endswith(".tgz") or parsed.path.endswith(".tar.gz")):
+  if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    raise ConfigError(path, key, url, "expected an http(s) URL")
+  if archive and not parsed.path.endswith((".tgz", ".tar.gz")):
     raise ConfigError(path, key, url,
                       "expected an http(s) URL of a .tgz or .tar.gz archive")
+
+
+def _card_options(path, entry, where):
+  if entry is None:
+    return CardOptions()
+  if not isinstance(entry, dict):
+    raise ConfigError(path, f"{where}card", entry,
+                      "expected a mapping with layout, asset_path, colab")
+  card = _Reader(path, entry, _CARD_KEYS, f"{where}card.")
+  layout = card.get("layout", (str,))
+  if layout is not None and layout not in CARD_LAYOUTS:
+    raise ConfigError(path, f"{where}card.layout", layout,
+                      f"allowed values: {', '.join(CARD_LAYOUTS)}")
+  colab = card.get("colab", (str,))
+  if colab is not None:
+    _validate_url(path, f"{where}card.colab", colab, archive=False)
+  return CardOptions(layout=layout, asset_path=card.get(
+      "asset_path", (bool,), True), colab=colab)
 
 
 def parse(path, data):
@@ -270,7 +312,12 @@ def parse(path, data):
     seen.add(handle)
     variable = (not quantized and family.variable_size_since is not None
                 and version >= family.variable_size_since)
-    modules.append(Module(kind, version, fmt, handle, quantized, variable))
+    served_url = m.get("url", (str,))
+    if served_url is not None:
+      _validate_url(path, f"{where}url", served_url, archive=False)
+    modules.append(Module(kind, version, fmt, handle, quantized, variable,
+                          served_url=served_url,
+                          card=_card_options(path, entry.get("card"), where)))
 
   return VariantConfig(
       path=path, name=os.path.splitext(os.path.basename(path))[0],

@@ -5,4 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# configs/ and docs/ are generated (export/family.py, export/cards/): fail
+# early, with a diff, if a hand edit or a config change was not regenerated.
+.venv/bin/python -m export.family --check
+.venv/bin/python -m export.cards --check
 exec .venv/bin/python -m pytest "$@"

@@ -94,3 +94,13 @@ def test_min_depth_applies_to_thin_layers():
   # 32 * 0.25 = 8 stays 8; Slim never goes below 8 channels.
   assert architecture.mobilenet_v1_depth(32, 0.25) == 8
   assert architecture.mobilenet_v1_depth(16, 0.25) == 8
+
+
+@pytest.mark.parametrize("dm, rounds", [(0.35, True), (0.5, True),
+                                        (0.75, True), (1.0, False),
+                                        (1.3, True), (1.4, True)])
+def test_v2_rounds_depths_except_at_multiplier_one(dm, rounds):
+  # Stated by the V2 cards when it happens: "rounds feature depths to
+  # multiples of 8"; at 1.0 every depth already is one.
+  assert architecture.rounds_depths("mobilenet_v2", dm) is rounds
+  assert not architecture.rounds_depths("mobilenet_v1", dm)

@@ -23,8 +23,8 @@ modules:
 
 def test_seed_configs_load_with_their_published_modules():
   configs = {c.name: c for c in config.load_all()}
-  assert set(configs) == {"v1_050_128", "v1_100_128", "v1_050_160",
-                          "v2_050_96", "v1_025_128_quant"}
+  assert {"v1_050_128", "v1_100_128", "v1_050_160", "v2_050_96",
+          "v1_025_128_quant"} <= set(configs)
   v1 = configs["v1_050_160"]
   assert [(m.kind, m.version, m.format) for m in v1.modules] == [
       ("classification", 1, "hub"), ("classification", 3, "hub"),
@@ -92,6 +92,28 @@ BAD = [
                   "{kind: classification, version: 1, format: hub, "
                   "handle: google/x/feature_vector/1}"),
      "modules[0].handle", "google/x/feature_vector/1"),
+    ("module url not http",
+     GOOD.replace("{kind: classification, version: 1, format: hub}",
+                  "{kind: classification, version: 1, format: hub, "
+                  "url: file:///tmp/m}"), "modules[0].url", "'file:///tmp/m'"),
+    ("card not a mapping",
+     GOOD.replace("{kind: classification, version: 1, format: hub}",
+                  "{kind: classification, version: 1, format: hub, "
+                  "card: plain}"), "modules[0].card", "'plain'"),
+    ("unknown card layout",
+     GOOD.replace("{kind: classification, version: 1, format: hub}",
+                  "{kind: classification, version: 1, format: hub, "
+                  "card: {layout: fancy}}"), "modules[0].card.layout",
+     "'fancy'"),
+    ("unknown card option",
+     GOOD.replace("{kind: classification, version: 1, format: hub}",
+                  "{kind: classification, version: 1, format: hub, "
+                  "card: {badge: yes}}"), "modules[0].card.badge", "'badge'"),
+    ("card asset_path not a bool",
+     GOOD.replace("{kind: classification, version: 1, format: hub}",
+                  "{kind: classification, version: 1, format: hub, "
+                  "card: {asset_path: legacy}}"),
+     "modules[0].card.asset_path", "'legacy'"),
 ]
 
 
@@ -117,6 +139,24 @@ def test_good_config_parses(tmp_path):
   assert [m.handle for m in cfg.modules] == [
       "google/imagenet/mobilenet_v1_050_160/classification/1",
       "google/imagenet/mobilenet_v1_050_160/feature_vector/4"]
+  # Served from TF Hub, with the card its format and version call for.
+  assert cfg.modules[0].url == ("https://tfhub.dev/google/imagenet/"
+                                "mobilenet_v1_050_160/classification/1")
+  assert cfg.modules[0].card == config.CardOptions()
+
+
+def test_card_options_and_served_url_are_read(tmp_path):
+  path = tmp_path / "good.yaml"
+  path.write_text(GOOD.replace(
+      "{kind: classification, version: 1, format: hub}",
+      "{kind: classification, version: 1, format: hub, "
+      "url: https://example.org/m.tar.gz, card: {layout: test_bucket, "
+      "asset_path: false, colab: https://colab.example/n.ipynb}}"))
+  module = config.load(str(path)).modules[0]
+  assert module.url == "https://example.org/m.tar.gz"
+  assert module.card == config.CardOptions(
+      layout="test_bucket", asset_path=False,
+      colab="https://colab.example/n.ipynb")
 
 
 @pytest.mark.slow

@@ -1,0 +1,62 @@
+"""Model cards: the markdown page of every module, from configs and facts.
+
+`render(cfg, module)` fills the template of the module's card layout with the
+facts of `export.cards.facts`; `render_all` does so for every module of every
+config, keyed by path in the docs tree (`<publisher>/models/<rest of
+handle>.md`). `python -m export.cards` writes that tree or checks it.
+Nothing here imports TensorFlow.
+"""
+
+import os
+
+from export import config as config_lib
+from export.cards import facts as facts_lib
+from export.cards import template
+
+TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "templates")
+_LOADER = template.Loader(TEMPLATES_DIR)
+
+
+class CardError(ValueError):
+  """A module's card cannot be rendered (its layout does not fit it)."""
+
+
+def _check_layout(cfg, module, facts):
+  """Each layout has text for the modules it was published for only."""
+  layout = facts["layout"]
+  wrong = None
+  if layout == "saved_model_2" and module.format != config_lib.FORMAT_SAVED_MODEL_2:
+    wrong = "is for TF2 SavedModels"
+  elif layout != "saved_model_2" and module.format != config_lib.FORMAT_HUB:
+    wrong = "is for the TF1 Hub format"
+  elif layout == "hub_legacy" and module.variable_input_size:
+    wrong = "says the input size is fixed"
+  elif layout == "test_bucket" and (
+      module.kind != "classification" or cfg.quantized or
+      cfg.architecture != "mobilenet_v1"):
+    wrong = "has text for a MobileNet V1 float classifier only"
+  if wrong:
+    raise CardError(f"{cfg.path}: card layout {layout!r} of {module.handle} "
+                    f"{wrong}; name another in the module's card.layout "
+                    f"(allowed: {', '.join(config_lib.CARD_LAYOUTS)})")
+
+
+def render(cfg, module):
+  """Returns the markdown card of `module` (of config `cfg`)."""
+  facts = facts_lib.module_facts(cfg, module)
+  _check_layout(cfg, module, facts)
+  return _LOADER.render(facts["layout"], facts)
+
+
+def render_all(configs):
+  """Returns {docs-relative path: card text} for every module of `configs`."""
+  cards = {}
+  for cfg in configs:
+    for module in cfg.modules:
+      path = facts_lib.docs_path(module)
+      if path in cards:
+        raise CardError(f"{cfg.path}: {module.handle} is also in another "
+                        "config; each module has one card")
+      cards[path] = render(cfg, module)
+  return cards

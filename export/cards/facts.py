@@ -1,0 +1,166 @@
+"""The facts a model card states, computed from a config and the architecture.
+
+Everything a template shows comes from here: config values (handle, depth
+multiplier, input size, checkpoint), numbers computed from the architecture
+tables (feature width, class count, whether V2 rounds depths), the module's
+promised behaviour (signatures, input size, batch norm momentum), links to
+sibling modules, and which versions the changelog lists. Templates hold the
+text; nothing here is prose.
+"""
+
+import dataclasses
+import posixpath
+import urllib.parse
+
+from export import architecture as arch_lib
+from export import config as config_lib
+from export import signatures
+
+
+@dataclasses.dataclass(frozen=True)
+class CardStyle:
+  """Where the published cards of one architecture differ, as data."""
+  network: str           # As the cards name it.
+  # The model zoo the checkpoint archives were downloaded from: cards name a
+  # checkpoint by its archive's path below this URL.
+  checkpoint_root: str
+  # Module versions whose cards kept the first release's metadata block and
+  # did not link the label file yet.
+  early_versions: tuple = ()
+
+
+CARD_STYLES = {
+    "mobilenet_v1": CardStyle(
+        "MobileNet V1",
+        "https://storage.googleapis.com/download.tensorflow.org/models/"),
+    "mobilenet_v2": CardStyle(
+        "MobileNet V2",
+        "https://storage.googleapis.com/mobilenet_v2/checkpoints/",
+        early_versions=(1,)),
+}
+
+
+def default_layout(module):
+  """The template of a module's card, unless its config names another."""
+  if module.card.layout:
+    return module.card.layout
+  if module.format == config_lib.FORMAT_SAVED_MODEL_2:
+    return "saved_model_2"
+  return "hub" if module.version >= 3 else "hub_legacy"
+
+
+def docs_path(module):
+  """`<publisher>/models/<rest of handle>.md`, the docs repository layout."""
+  publisher, rest = module.handle.split("/", 1)
+  return f"{publisher}/models/{rest}.md"
+
+
+def slim_name(cfg):
+  """The TF-Slim model name as the cards give it (`mobilenet_v1_050`,
+  `mobilenet_v1` at 1.0, `mobilenet_v1_v1_025` quantized, `mobilenet_v2`)."""
+  if cfg.architecture == "mobilenet_v2":
+    return "mobilenet_v2"
+  name = "mobilenet_v1_v1" if cfg.quantized else "mobilenet_v1"
+  if cfg.depth_multiplier != 1.0:
+    name += f"_{round(cfg.depth_multiplier * 100):03d}"
+  return name
+
+
+def checkpoint_path(cfg, style):
+  """E.g. `mobilenet_v1_2018_02_22/mobilenet_v1_0.5_160/mobilenet_v1_0.5_160.ckpt`:
+  the archive's path below the model zoo (no extension), then the prefix."""
+  url = cfg.checkpoint.url
+  path = (url[len(style.checkpoint_root):] if url.startswith(
+      style.checkpoint_root) else posixpath.basename(
+          urllib.parse.urlparse(url).path))
+  for extension in (".tar.gz", ".tgz"):
+    if path.endswith(extension):
+      path = path[:-len(extension)]
+  return f"{path}/{cfg.checkpoint.prefix}"
+
+
+def sibling(cfg, module):
+  """The module of the other kind in the same version, which the card
+  recommends instead; its handle is derived even if no config has it."""
+  other = ("feature_vector" if module.kind == "classification"
+           else "classification")
+  base, kind, version = module.handle.rsplit("/", 2)
+  handle = f"{base}/{other}/{version}"
+  for m in cfg.modules:
+    if m.handle == handle:
+      return m.handle, m.url
+  return handle, config_lib.HUB_URL + handle
+
+
+def published_versions(cfg):
+  family = config_lib.FAMILIES[cfg.architecture]
+  return sorted(family.quant_versions if cfg.quantized
+                else family.float_versions)
+
+
+def module_facts(cfg, module):
+  """Returns {name: value} for the templates of `module`'s card."""
+  style = CARD_STYLES[cfg.architecture]
+  classification = module.kind == "classification"
+  tf2 = module.format == config_lib.FORMAT_SAVED_MODEL_2
+  layout = default_layout(module)
+  sibling_handle, sibling_url = sibling(cfg, module)
+  if layout == "test_bucket":  # A docs tree of its own: link the card file.
+    sibling_url = f"../{sibling_handle.rsplit('/', 2)[1]}/{module.version}.md"
+  versions = [v for v in published_versions(cfg) if v <= module.version]
+  output = "logits" if classification else "features"
+  num_classes = arch_lib.NUM_CLASSES
+  family = config_lib.FAMILIES[cfg.architecture]
+  facts = dict(
+      layout=layout,
+      handle=module.handle,
+      # Zero-width non-joiners let the title wrap after any "/" but the last.
+      handle_title=module.handle.rsplit("/", 1)[0].replace("/", "/&zwnj;")
+      + "/" + str(module.version),
+      url=module.url,
+      network=style.network,
+      v1=cfg.architecture == "mobilenet_v1",
+      v2=cfg.architecture == "mobilenet_v2",
+      classification=classification,
+      module_type=("image-classification" if classification
+                   else "image-feature-vector"),
+      signature=("image_classification" if classification
+                 else "image_feature_vector"),
+      output=output,
+      # Continuation lines of `<output> = module(...)` align under "(".
+      output_indent=" " * len(f"{output} = module("),
+      quantized=cfg.quantized,
+      fine_tunable="false" if cfg.quantized else "true",
+      bn_hparams=module.configurable_batch_norm_momentum,
+      batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM,
+      depth_multiplier=repr(cfg.depth_multiplier),
+      depth_multiplier_title=f"{cfg.depth_multiplier:.2f}",
+      size=cfg.input_size,
+      slim_name=slim_name(cfg),
+      rounds_depths=arch_lib.rounds_depths(cfg.architecture,
+                                           cfg.depth_multiplier),
+      num_classes=num_classes,
+      num_imagenet_classes=num_classes - 1,  # Class 0 is "background".
+      num_features=arch_lib.num_features(cfg.architecture,
+                                         cfg.depth_multiplier),
+      variable_size=module.variable_input_size,
+      sibling_handle=sibling_handle,
+      sibling_url=sibling_url,
+      checkpoint=checkpoint_path(cfg, style),
+      asset_path=module.card.asset_path,
+      colab=module.card.colab or "",
+      early_version=module.version in style.early_versions,
+      # The published V1 float TF1 cards read "on-device  image" (sic).
+      double_space=(cfg.architecture == "mobilenet_v1" and not cfg.quantized
+                    and not tf2),
+      changelog=len(versions) > 1,
+      # In TF2 cards the module is "this model" in a "TF Hub model".
+      noun="model" if tf2 else "module",
+      hub_name="TF Hub model" if tf2 else "TF-Hub module",
+      tf2=tf2,
+  )
+  for v in (2, 3, 4):
+    facts[f"changelog_v{v}"] = v in versions
+  facts["v3_adds_variable_size"] = (family.variable_size_since == 3
+                                    and not cfg.quantized)
+  return facts

@@ -1,0 +1,326 @@
+"""Model cards: byte-exact against published cards, facts against the models,
+and `python -m export.cards --check` guarding the docs tree."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from export import cards
+from export import config
+from export import family
+from export.cards import facts as facts_lib
+from export.cards import template
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PUBLISHED = os.path.join(REPO, "tests", "testdata", "published_cards")
+DOCS = os.path.join(REPO, "docs")
+
+
+def _published():
+  found = []
+  for directory, _, files in os.walk(PUBLISHED):
+    found += [os.path.relpath(os.path.join(directory, f), PUBLISHED)
+              for f in files if f.endswith(".md") and f != "README.md"]
+  return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def rendered():
+  return cards.render_all(config.load_all())
+
+
+# --- Byte-exact ---------------------------------------------------------------
+
+
+def test_published_cards_are_all_here():
+  assert len(_published()) == 5 + 14
+
+
+@pytest.mark.parametrize("path", _published())
+def test_card_reproduces_published_card_byte_for_byte(rendered, path):
+  with open(os.path.join(PUBLISHED, path), "rb") as f:
+    want = f.read()
+  assert path in rendered, f"no config publishes {path}"
+  got = rendered[path].encode("utf-8")
+  if got != want:  # Show where, not just that, they differ.
+    first = next(i for i, (a, b) in enumerate(zip(got + b"\0", want + b"\0"))
+                 if a != b)
+    line = want[:first].count(b"\n") + 1
+    pytest.fail(f"{path} differs from line {line}: got "
+                f"{got[first - 40:first + 40]!r}, published "
+                f"{want[first - 40:first + 40]!r}")
+
+
+def test_whole_family_has_a_card_per_module(rendered):
+  configs = config.load_all()
+  assert len(configs) == 54
+  assert sum(c.quantized for c in configs) == 16
+  modules = [m for c in configs for m in c.modules]
+  assert len(modules) == 336 + 1  # Plus seed 000's test-bucket module.
+  assert len(rendered) == len(modules)
+
+
+def test_every_sibling_link_points_at_a_published_module(rendered):
+  handles = {m.handle for c in config.load_all() for m in c.modules}
+  for path, text in rendered.items():
+    for handle in re.findall(r"\(https://tfhub\.dev/([\w/]+)\)", text):
+      assert handle in handles, f"{path} links {handle}, which no config has"
+
+
+# --- Facts agree with the configs and the models ------------------------------
+
+
+def card_facts(text):
+  """What a card promises: output width, input size, signature names."""
+  numbers = dict(re.findall(r"`(num_classes|num_features)` = (\d+)", text))
+  size = re.search(r"`height` x `width` = (\d+) x (\d+) pixels", text)
+  return dict(
+      num_classes=int(numbers["num_classes"]) if "num_classes" in numbers
+      else None,
+      num_features=int(numbers["num_features"]) if "num_features" in numbers
+      else None,
+      size=int(size.group(1)) if size else None,
+      variable_size="other input sizes are possible" in text,
+      signatures=set(re.findall(r"signature(?: name)?[ =]\W?`?\"?(image_\w+)",
+                                text)) | set(re.findall(
+                                    r"signature `(image_\w+)`", text)),
+      url=re.search(r'hub\.(?:Module|KerasLayer)\("([^"]+)"', text).group(1),
+  )
+
+
+def test_card_facts_follow_config(rendered):
+  for cfg in config.load_all():
+    for m in cfg.modules:
+      if m.card.layout == "test_bucket":
+        continue
+      f = card_facts(rendered[facts_lib.docs_path(m)])
+      assert f["size"] == cfg.input_size, m.handle
+      assert f["variable_size"] == m.variable_input_size, m.handle
+      assert f["url"] == m.url
+      if m.kind == "classification":
+        assert f["num_classes"] == 1001, m.handle
+
+
+def _tf1_signatures(module_dir):
+  """{tags: {signature: (input images shape, output shape)}} from the pb."""
+  from tensorflow.core.protobuf import saved_model_pb2
+  sm = saved_model_pb2.SavedModel()
+  with open(os.path.join(module_dir, "saved_model.pb"), "rb") as f:
+    sm.ParseFromString(f.read())
+  dims = lambda info: [d.size for d in info.tensor_shape.dim]
+  return {frozenset(mg.meta_info_def.tags): {
+      name: (dims(sig.inputs["images"]), dims(sig.outputs["default"]))
+      for name, sig in mg.signature_def.items()} for mg in sm.meta_graphs}
+
+
+@pytest.mark.parametrize("name", ["v1_050_160", "v2_050_96",
+                                  "v1_025_128_quant"])
+def test_card_facts_agree_with_exported_modules(variant, rendered, name):
+  import numpy as np
+  import tensorflow as tf
+  v = variant(name)
+  for m in v.cfg.modules:
+    f = card_facts(rendered[facts_lib.docs_path(m)])
+    width = f["num_classes"] if m.kind == "classification" else f[
+        "num_features"]
+    assert width, m.handle
+    if m.is_tf1_hub:
+      for tags, sigs in _tf1_signatures(v.modules[m.handle]).items():
+        assert f["signatures"] <= set(sigs), (m.handle, tags)
+        images_shape, output_shape = sigs[f"image_{m.kind}"]
+        assert output_shape == [-1, width], (m.handle, tags)
+        expected = -1 if f["variable_size"] else f["size"]
+        assert images_shape == [-1, expected, expected, 3], (m.handle, tags)
+    else:
+      loaded = tf.saved_model.load(v.modules[m.handle])
+      images = np.zeros([2, f["size"], f["size"], 3], np.float32)
+      assert loaded(images).shape == (2, width), m.handle
+
+
+@pytest.mark.slow
+def test_card_widths_agree_with_built_graphs_for_every_config(rendered):
+  """Builds every config's graph (no export) and reads its output widths."""
+  import tensorflow as tf
+  from export import nets
+  for cfg in config.load_all():
+    with tf.Graph().as_default():
+      images = tf.compat.v1.placeholder(
+          tf.float32, [None, cfg.input_size, cfg.input_size, 3])
+      out = nets.build(cfg.architecture, images,
+                       depth_multiplier=cfg.depth_multiplier,
+                       num_classes=1001, is_training=False,
+                       quantized_input_bound=1.0 if cfg.quantized else None)
+      widths = {"classification": out.logits.shape[-1],
+                "feature_vector": out.features.shape[-1]}
+    for m in cfg.modules:
+      f = card_facts(rendered[facts_lib.docs_path(m)])
+      if m.card.layout == "test_bucket":
+        continue
+      key = "num_classes" if m.kind == "classification" else "num_features"
+      assert f[key] == widths[m.kind], (cfg.name, m.handle)
+
+
+# --- The docs tree and the configs are generated ------------------------------
+
+
+def _cards_cli(*args):
+  return subprocess.run([sys.executable, "-m", "export.cards", *args],
+                        cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_committed_docs_are_up_to_date():
+  result = _cards_cli("--check")
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+
+
+def test_committed_configs_are_the_generated_family():
+  assert family.differences(config.CONFIGS_DIR) == []
+
+
+def test_cards_cli_does_not_import_tensorflow(tmp_path):
+  code = ("import runpy, sys\n"
+          f"sys.argv = ['cards', '--docs_dir', {str(tmp_path / 'd')!r}]\n"
+          "try:\n"
+          "  runpy.run_module('export.cards', run_name='__main__')\n"
+          "except SystemExit as e:\n"
+          "  assert e.code in (0, None), e.code\n"
+          "assert 'tensorflow' not in sys.modules\n"
+          "print('ok')\n")
+  result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+  assert len(list((tmp_path / "d").rglob("*.md"))) == 337
+
+
+@pytest.fixture
+def docs_copy(tmp_path):
+  docs = tmp_path / "docs"
+  shutil.copytree(DOCS, docs)
+  return docs
+
+
+def test_check_fails_on_hand_edited_card(docs_copy):
+  card = docs_copy / "google/models/imagenet/mobilenet_v1_050_160/feature_vector/3.md"
+  card.write_text(card.read_text().replace("= 512.", "= 513."))
+  result = _cards_cli("--check", "--docs_dir", str(docs_copy))
+  assert result.returncode == 1
+  assert "mobilenet_v1_050_160/feature_vector/3.md" in result.stdout
+  assert "-in the batch is a feature vector of size `num_features` = 513." \
+      in result.stdout
+  assert "+in the batch is a feature vector of size `num_features` = 512." \
+      in result.stdout
+  assert "python -m export.cards" in result.stderr
+
+
+def test_check_fails_on_missing_and_extra_files(docs_copy):
+  (docs_copy / "google/models/imagenet/mobilenet_v2_050_96/classification/2.md"
+  ).unlink()
+  (docs_copy / "notes.md").write_text("hand-written\n")
+  result = _cards_cli("--check", "--docs_dir", str(docs_copy))
+  assert result.returncode == 1
+  assert "missing: " in result.stdout and "classification/2.md" in result.stdout
+  assert "not generated by any config: " in result.stdout
+  assert "notes.md" in result.stdout
+
+
+def test_check_fails_on_config_change_without_regeneration(tmp_path):
+  configs = tmp_path / "configs"
+  shutil.copytree(config.CONFIGS_DIR, configs)
+  path = configs / "v1_050_160.yaml"
+  path.write_text(path.read_text().replace(
+      "mobilenet_v1_0.5_160.ckpt", "mobilenet_v1_0.5_160_retrained.ckpt"))
+  result = _cards_cli("--check", "--configs_dir", str(configs))
+  assert result.returncode == 1
+  assert "+The checkpoint exported into this module was `mobilenet_v1_2018_02_22/" \
+      "mobilenet_v1_0.5_160/mobilenet_v1_0.5_160_retrained.ckpt`" in result.stdout
+  # Regenerating makes the check pass again.
+  docs = tmp_path / "docs"
+  assert _cards_cli("--configs_dir", str(configs), "--docs_dir",
+                    str(docs)).returncode == 0
+  result = _cards_cli("--check", "--configs_dir", str(configs), "--docs_dir",
+                      str(docs))
+  assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_write_replaces_the_tree_as_a_whole(docs_copy):
+  (docs_copy / "stale.md").write_text("left over\n")
+  result = _cards_cli("--docs_dir", str(docs_copy))
+  assert result.returncode == 0, result.stderr
+  assert not (docs_copy / "stale.md").exists()
+  assert not [p for p in docs_copy.parent.iterdir() if p.name.startswith(".")]
+  assert _cards_cli("--check", "--docs_dir", str(docs_copy)).returncode == 0
+
+
+def test_bad_card_options_name_file_key_and_allowed(tmp_path):
+  configs = tmp_path / "configs"
+  configs.mkdir()
+  text = open(os.path.join(config.CONFIGS_DIR, "v2_050_96.yaml")).read()
+  (configs / "v2_050_96.yaml").write_text(text.replace(
+      "{kind: feature_vector, version: 4, format: saved_model_2}",
+      "{kind: feature_vector, version: 4, format: saved_model_2, "
+      "card: {layout: fancy}}"))
+  result = _cards_cli("--check", "--configs_dir", str(configs))
+  assert result.returncode == 2
+  assert "v2_050_96.yaml: modules[7].card.layout: 'fancy' is not allowed" \
+      in result.stderr
+  assert "hub_legacy" in result.stderr
+
+
+def test_layout_that_does_not_fit_the_module_is_refused(tmp_path):
+  cfg = config.load("v2_050_96")
+  module = cfg.module("google/imagenet/mobilenet_v2_050_96/feature_vector/3")
+  bad = module.__class__(**{**module.__dict__, "card": config.CardOptions(
+      layout="saved_model_2")})
+  with pytest.raises(cards.CardError, match="is for TF2 SavedModels"):
+    cards.render(cfg, bad)
+
+
+def test_family_check_reports_a_hand_edited_config(tmp_path):
+  configs = tmp_path / "configs"
+  shutil.copytree(config.CONFIGS_DIR, configs)
+  (configs / "v1_050_160.yaml").write_text("# edited\n")
+  (configs / "v9.yaml").write_text("# stray\n")
+  assert family.differences(str(configs)) == ["v1_050_160.yaml", "v9.yaml"]
+
+
+# --- The template language ----------------------------------------------------
+
+
+def _render(text, **values):
+  return template.Template("t", text).render(values, loader=None)
+
+
+def test_lone_tags_take_their_line_inline_tags_do_not():
+  text = "a\n{% if x %}\nb\n{% else %}\nc\n{% endif %}\nd{% if y %} e{% endif %}\n"
+  assert _render(text, x=True, y=False) == "a\nb\nd\n"
+  assert _render(text, x=False, y=True) == "a\nc\nd e\n"
+
+
+def test_conditions_combine_names():
+  text = "{% if a and not (b or c) %}yes{% elif c %}c{% else %}no{% endif %}"
+  assert _render(text, a=True, b=False, c=False) == "yes"
+  assert _render(text, a=True, b=False, c=True) == "c"
+  assert _render(text, a=False, b=True, c=False) == "no"
+
+
+def test_variables_and_comments():
+  assert _render("{# note #}\n{{ n }}x{{n}} {# inline #}px\n", n=96) == \
+      "96x96 px\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{{ missing }}", "no value for 'missing'"),
+    ("{% if missing %}x{% endif %}", "no value for 'missing'"),
+    ("{% if a %}x", "without {% endif %}"),
+    ("{% endif %}", "unexpected"),
+    ("{% if a %}{% else %}{% else %}{% endif %}", "else after else"),
+    ("{% if a.b %}{% endif %}", "bad condition"),
+    ("{% if import %}{% endif %}", "bad name"),
+])
+def test_template_errors_are_named(text, message):
+  with pytest.raises(template.TemplateError, match=re.escape(message)):
+    _render(text, a=True)
