@@ -1,14 +1,24 @@
 """tfhub-mobilenet-export: rebuilds and publishes MobileNet TF Hub modules."""
 
+import os
+import re
+
 import setuptools
+
+# The version lives in export/__init__.py (it is part of the exporter version
+# recorded in every manifest); read it without importing the package.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "export",
+                       "__init__.py"), encoding="utf-8") as f:
+  VERSION = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
 setuptools.setup(
     name="tfhub-mobilenet-export",
-    version="0.1.0",
+    version=VERSION,
     description=("Exports TF-Slim MobileNet V1/V2 checkpoints as TF Hub "
                  "modules (TF1 Hub format and TF2 SavedModel) with their "
                  "model cards."),
     packages=setuptools.find_packages(include=["export", "export.*"]),
+    package_data={"export.cards": ["templates/*.md"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.*",

@@ -1,0 +1,3 @@
+"""Exports TF-Slim MobileNets as TensorFlow Hub modules."""
+
+__version__ = "0.2.0"

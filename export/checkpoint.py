@@ -7,6 +7,7 @@ in it (global_step, optimizer slots, moving-average shadows) is ignored.
 """
 
 import glob
+import hashlib
 import os
 import tarfile
 
@@ -79,6 +80,24 @@ def extract_checkpoint(archive, prefix, extract_dir):
   except (tarfile.TarError, EOFError, OSError) as e:
     raise CheckpointError(f"{archive}: cannot read archive: {e}") from None
   return os.path.join(extract_dir, prefix)
+
+
+def checkpoint_sha256(prefix):
+  """Digest of a checkpoint's content: its index and data shards."""
+  base = os.path.basename(prefix)
+  files = sorted(glob.glob(glob.escape(prefix) + ".data-*"))
+  files.append(prefix + ".index")
+  digest = hashlib.sha256()
+  for path in files:
+    digest.update(os.path.basename(path)[len(base):].encode() + b"\0")
+    try:
+      with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):  # pylint: disable=cell-var-from-loop
+          digest.update(block)
+    except OSError as e:
+      raise CheckpointError(f"{prefix}: cannot read {path}: {e.strerror}") \
+          from None
+  return digest.hexdigest()
 
 
 def read_values(prefix, layout):

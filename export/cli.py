@@ -33,6 +33,28 @@ def define_download_flags():
                     "does not pin.")
 
 
+def define_run_flags(default_jobs):
+  """The flags of the exporting CLIs: workers, failures, incrementality."""
+  flags.DEFINE_integer("jobs", default_jobs,
+                       "Worker processes (default: one per core)."
+                       if default_jobs is None else "Worker processes.",
+                       lower_bound=1)
+  flags.DEFINE_bool("keep_going", False,
+                    "Export every module even after one failed (the exit "
+                    "status is still 1).")
+  flags.DEFINE_bool("force", False,
+                    "Re-export modules that are up to date.")
+
+
+def report(results):
+  """Prints the summary of a run; returns its exit status."""
+  from export import runner  # pylint: disable=g-import-not-at-top
+  print(runner.summary(results))
+  failed = any(r.status != runner.EXPORTED and r.status != runner.UP_TO_DATE
+               for r in results)
+  return EXIT_FAILURE if failed else EXIT_OK
+
+
 def parse_flags_or_exit(argv):
   """absl flag parsing, but bad usage exits 2 (absl's default is 1)."""
   try:

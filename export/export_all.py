@@ -1,18 +1,26 @@
 r"""Exports every module of every config (or of the configs named).
 
   python -m export.export_all --output_dir=D [--configs=v1_050_160,...]
-      [--checkpoint_dir=C | --synthetic] [--dry_run]
+      [--checkpoint_dir=C | --synthetic] [--jobs=N] [--keep_going] [--force]
+      [--dry_run]
   bazel run //export:export_all -- --output_dir=D ...
+
+Modules are exported by --jobs worker processes (default: one per core), one
+line each as they finish, then a summary table (exported / up to date /
+failed, with the causes). A module whose inputs (config, checkpoint,
+exporter version) did not change since it was exported is up to date and
+skipped, so a rerun only exports what changed. Output: `D/<handle>/`,
+`D/<handle>.tar.gz` and `D/manifest.json` (see `export.one`). The first
+failure stops the run unless --keep_going; any failure exits 1.
 
 Checkpoints: with --checkpoint_dir, each config's checkpoint is
 `C/<config name>/` (a directory holding one checkpoint, or the published
 archive inside it); with --synthetic, deterministic random checkpoints are
-made (clearly not the published weights: for demos and tests); otherwise the
-published archives are downloaded into the cache.
+made (clearly not the published weights: for demos, tests and benchmarks);
+otherwise the published archives are downloaded into the cache.
 """
 
 import os
-import sys
 
 from absl import flags
 
@@ -31,8 +39,10 @@ flags.DEFINE_string("checkpoint_dir", None,
 flags.DEFINE_bool("synthetic", False,
                   "Export from SYNTHETIC random checkpoints (offline demos "
                   "and tests), not the published weights.")
-flags.DEFINE_bool("dry_run", False, "Print one line per module and stop.")
+flags.DEFINE_bool("dry_run", False,
+                  "Print one line per module (its handle first) and stop.")
 cli.define_download_flags()
+cli.define_run_flags(default_jobs=None)
 flags.mark_flag_as_required("output_dir")
 
 
@@ -42,26 +52,13 @@ def _load_configs():
   return [config_lib.load(name) for name in FLAGS.configs]
 
 
-def _checkpoint_for(cfg, cache_dir):
-  if FLAGS.synthetic:
-    from export import synthetic_checkpoint  # pylint: disable=g-import-not-at-top
-    prefix = os.path.join(cache_dir, "synthetic", cfg.name, "model.ckpt")
-    if not os.path.isfile(prefix + ".index"):
-      synthetic_checkpoint.write(cfg, prefix)
-    return prefix
-  if FLAGS.checkpoint_dir:
-    return exporter.resolve_checkpoint(
-        cfg, os.path.join(FLAGS.checkpoint_dir, cfg.name), cache_dir)
-  return exporter.resolve_checkpoint(cfg, None, cache_dir,
-                                     FLAGS.require_hashes)
-
-
 def main(argv):
   if len(argv) > 1:
     raise cli.app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if FLAGS.synthetic and FLAGS.checkpoint_dir:
     raise cli.app.UsageError("--synthetic and --checkpoint_dir exclude each "
                              "other")
+  from export import runner  # pylint: disable=g-import-not-at-top
   # Under `bazel run`, relative paths mean the user's working directory.
   os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()))
   configs = _load_configs()
@@ -72,23 +69,19 @@ def main(argv):
         print(f"{p.module.handle} -> {p.dest}: "
               f"{exporter.describe(cfg, p.module)}")
     return cli.EXIT_OK
+  source = runner.Source(
+      synthetic=FLAGS.synthetic, checkpoint_dir=FLAGS.checkpoint_dir,
+      cache_dir=FLAGS.cache_dir or fetch.default_cache_dir(),
+      require_hashes=FLAGS.require_hashes)
   if FLAGS.synthetic:
     print("NOTE: exporting from SYNTHETIC checkpoints: random weights, not "
           "the published ones.")
-  cache_dir = FLAGS.cache_dir or fetch.default_cache_dir()
-  failed = []
-  exported = 0
-  for cfg, planned in plans:
-    try:
-      prefix = _checkpoint_for(cfg, cache_dir)
-      exported += len(exporter.export_modules(cfg, prefix, planned,
-                                              FLAGS.output_dir))
-    except exporter.EXPORT_ERRORS as e:
-      print(f"error: {cfg.name}: {e}", file=sys.stderr)
-      failed.append(cfg.name)
-  print(f"{exported} modules exported under {FLAGS.output_dir}; "
-        f"{len(failed)} configs failed{': ' + ', '.join(failed) if failed else ''}")
-  return cli.EXIT_FAILURE if failed else cli.EXIT_OK
+  total = sum(len(planned) for _, planned in plans)
+  print(f"{total} modules of {len(configs)} configs, {FLAGS.jobs or os.cpu_count()} "
+        f"workers, into {FLAGS.output_dir}", flush=True)
+  results = runner.run(plans, source, FLAGS.output_dir, jobs=FLAGS.jobs,
+                       keep_going=FLAGS.keep_going, force=FLAGS.force)
+  return cli.report(results)
 
 
 if __name__ == "__main__":

@@ -135,9 +135,20 @@ def export_modules(cfg, prefix, planned, output_dir, log=print):
   written = []
   for p in planned:
     module_values = {name: values[name] for name in layouts[p.module.handle]}
-    with publish.staged_directory(output_dir, p.module.handle) as staging:
-      _writer(p.module.format).write(cfg, p.module, module_values, staging)
+    written.append(_write(cfg, p.module, module_values, output_dir))
     log(f"exported {p.module.handle} -> {p.dest} "
         f"({FORMAT_NAMES[p.module.format]})")
-    written.append(p.dest)
   return written
+
+
+def export_module(cfg, module, prefix, output_dir):
+  """Writes one module from checkpoint `prefix`; returns its directory."""
+  values = checkpoint_lib.read_values(prefix, module_layout(cfg, module))
+  return _write(cfg, module, values, output_dir)
+
+
+def _write(cfg, module, values, output_dir):
+  # Built aside and renamed into place: never a partial module.
+  with publish.staged_directory(output_dir, module.handle) as staging:
+    _writer(module.format).write(cfg, module, values, staging)
+  return os.path.join(output_dir, module.handle)

@@ -98,9 +98,14 @@ def write(cfg, output_prefix):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("config", None, "Config file, or a name in configs/.")
-flags.DEFINE_string("output_prefix", None, "Checkpoint prefix to write.")
-flags.mark_flags_as_required(["config", "output_prefix"])
+
+
+def _define_flags():
+  # Only when run as a program: exporters import this module as a library,
+  # with flags of their own.
+  flags.DEFINE_string("config", None, "Config file, or a name in configs/.")
+  flags.DEFINE_string("output_prefix", None, "Checkpoint prefix to write.")
+  flags.mark_flags_as_required(["config", "output_prefix"])
 
 
 def main(argv):
@@ -114,4 +119,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  _define_flags()
   cli.run(main)

@@ -36,15 +36,19 @@ def test_only_unknown_handle_is_usage_error(tmp_path):
 def test_only_exports_one_module_and_replaces_it_atomically(ckpt_prefix,
                                                             tmp_path):
   out = tmp_path / "out"
-  for _ in range(2):  # The second run replaces the first module.
+  for force in ([], ["--force"]):  # The second run replaces the module.
     result = run_cli("one", "--config", "v1_050_160.yaml", "--checkpoint",
-                     ckpt_prefix, "--only", HANDLE, "--output_dir", str(out))
+                     ckpt_prefix, "--only", HANDLE, "--output_dir", str(out),
+                     *force)
     assert result.returncode == 0, result.stderr
+    assert f"] exported   {HANDLE}" in result.stdout
   assert sorted(os.listdir(out / HANDLE)) == ["saved_model.pb",
                                                "tfhub_module.pb", "variables"]
-  assert sorted(os.listdir(out)) == ["google"]  # No staging left behind.
+  # No staging left behind.
+  assert sorted(os.listdir(out)) == ["google", "manifest.json"]
   assert sorted(os.listdir(out / "google/imagenet/mobilenet_v1_050_160")) == [
       "feature_vector"]
+  assert sorted(os.listdir(out / HANDLE / "..")) == ["1", "1.tar.gz"]
 
 
 def test_failed_write_leaves_nothing(tmp_path):

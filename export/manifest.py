@@ -1,0 +1,102 @@
+"""`<output_dir>/manifest.json`: every exported module and what it was made of.
+
+One entry per module handle: the packaged archive (path, sha256, size), the
+source checkpoint's sha256, the exporter version, and `inputs`, a digest of
+everything the module's bytes depend on (its config fields, the checkpoint,
+the exporter version). An export whose inputs digest matches the manifest,
+and whose files are still there, is up to date and skipped.
+
+Only the coordinating process writes the manifest, atomically (write aside,
+rename), after each module, so an interrupted run keeps what it finished.
+"""
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+
+from export import package
+
+FILENAME = "manifest.json"
+FORMAT_VERSION = 1
+_EXPORT_DIR = os.path.dirname(os.path.abspath(__file__))
+# The code a module's bytes depend on; changing any of it re-exports all.
+# (Cards, CLIs and the family table do not shape a module.)
+_NOT_EXPORT_CODE = ("cards", "family.py", "one.py", "export_all.py",
+                    "manifest.py", "cli.py", "fetch.py", "publish.py")
+
+
+@functools.lru_cache(maxsize=None)
+def exporter_version():
+  """`<package version>+<digest of the exporting code>`."""
+  from export import __version__  # pylint: disable=g-import-not-at-top
+  digest = hashlib.sha256()
+  for directory, dirs, files in os.walk(_EXPORT_DIR):
+    dirs[:] = sorted(d for d in dirs
+                     if d not in _NOT_EXPORT_CODE and d != "__pycache__")
+    for name in sorted(files):
+      if name.endswith(".py") and name not in _NOT_EXPORT_CODE:
+        path = os.path.join(directory, name)
+        digest.update(os.path.relpath(path, _EXPORT_DIR).encode() + b"\0")
+        with open(path, "rb") as f:
+          digest.update(f.read() + b"\0")
+  return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def inputs_digest(cfg, module, checkpoint_sha256):
+  """Digest of all a module's bytes depend on."""
+  fields = dict(
+      architecture=cfg.architecture, depth_multiplier=cfg.depth_multiplier,
+      input_size=cfg.input_size, quantized=cfg.quantized,
+      checkpoint_prefix=cfg.checkpoint.prefix, kind=module.kind,
+      version=module.version, format=module.format, handle=module.handle,
+      checkpoint_sha256=checkpoint_sha256, exporter=exporter_version())
+  return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()
+                        ).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  handle: str
+  config: str              # Config name.
+  format: str
+  archive: str             # Relative to the output directory.
+  sha256: str              # Of the archive.
+  size: int                # Of the archive, in bytes.
+  checkpoint_sha256: str
+  exporter_version: str
+  inputs: str              # inputs_digest() when exported.
+
+
+def load(output_dir):
+  """Returns {handle: Entry}; empty if there is no (readable) manifest."""
+  try:
+    with open(os.path.join(output_dir, FILENAME), encoding="utf-8") as f:
+      data = json.load(f)
+    return {h: Entry(handle=h, **e) for h, e in data["modules"].items()}
+  except (OSError, ValueError, KeyError, TypeError):
+    return {}  # Missing or damaged: everything counts as stale.
+
+
+def save(output_dir, entries):
+  data = {"format_version": FORMAT_VERSION, "modules": {
+      h: {k: v for k, v in dataclasses.asdict(e).items() if k != "handle"}
+      for h, e in sorted(entries.items())}}
+  os.makedirs(output_dir, exist_ok=True)
+  path = os.path.join(output_dir, FILENAME)
+  tmp = f"{path}.tmp-{os.getpid()}"
+  with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(data, f, indent=1, sort_keys=True)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def up_to_date(entry, output_dir, digest):
+  """The manifest says the module was made from these inputs, and it and
+  its archive are still where they were written."""
+  if entry is None or entry.inputs != digest:
+    return False
+  archive = os.path.join(output_dir, entry.archive)
+  return (os.path.isdir(os.path.join(output_dir, entry.handle)) and
+          os.path.isfile(archive) and os.path.getsize(archive) == entry.size)

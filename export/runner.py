@@ -1,0 +1,279 @@
+"""Runs the export of many modules: what is stale, in worker processes.
+
+Both `export.one` and `export.export_all` go through `run`:
+
+1. For each config, a worker gets its checkpoint ready (writes the synthetic
+   one, or downloads and extracts the published archive, or finds the given
+   one) and hashes it.
+2. Each module whose inputs (config fields, checkpoint hash, exporter
+   version; see `manifest.inputs_digest`) match the manifest, and whose files
+   are in place, is up to date. Every other module is exported by a worker:
+   built in fresh graphs, published atomically, packed as
+   `<handle>.tar.gz`, and recorded in the manifest by this process.
+3. One line per module as it finishes, then a summary table.
+
+Workers are spawned (no TensorFlow state is forked), each is replaced after
+`TASKS_PER_WORKER` tasks so that its memory stays bounded however many
+modules there are, and each dies with the coordinating process. Their
+stderr (TensorFlow's logs) goes to `<cache_dir>/logs/worker-<pid>.log`.
+"""
+
+import collections
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+import signal
+import sys
+import time
+
+from export import checkpoint as checkpoint_lib
+from export import exporter
+from export import manifest as manifest_lib
+from export import package
+from export import publish
+
+# A worker process is replaced after this many tasks (each export builds
+# fresh graphs, but TensorFlow keeps some per-process caches).
+TASKS_PER_WORKER = 24
+
+EXPORTED, UP_TO_DATE, FAILED, NOT_RUN = (
+    "exported", "up to date", "failed", "not run")
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """Where checkpoints come from: exactly one of the ways, or the download."""
+  synthetic: bool = False
+  checkpoint: str = None       # One config: prefix, directory or archive.
+  checkpoint_dir: str = None   # Per config: <checkpoint_dir>/<config name>/.
+  cache_dir: str = None
+  require_hashes: bool = False
+
+  def describe(self, cfg):
+    if self.synthetic:
+      return "a SYNTHETIC checkpoint (random weights)"
+    if self.checkpoint:
+      return self.checkpoint
+    if self.checkpoint_dir:
+      return os.path.join(self.checkpoint_dir, cfg.name)
+    return f"{cfg.checkpoint.url} (downloaded, cached)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+  handle: str
+  config: str
+  status: str              # EXPORTED, UP_TO_DATE, FAILED or NOT_RUN.
+  seconds: float = 0.0
+  error: str = None
+
+
+# --- Worker side --------------------------------------------------------------
+
+
+def _worker_init(log_dir):
+  # Die with the coordinating process (Linux), rather than finish a task
+  # nobody waits for; a killed export leaves at most a staging directory,
+  # which the next run deletes.
+  try:
+    import ctypes  # pylint: disable=g-import-not-at-top
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+  except (OSError, AttributeError):
+    pass
+  signal.signal(signal.SIGINT, signal.SIG_IGN)  # The coordinator handles ^C.
+  # TensorFlow's start-up and deprecation chatter would interleave with the
+  # progress lines; failures come back as results. Keep it in a log file.
+  os.makedirs(log_dir, exist_ok=True)
+  log = os.open(os.path.join(log_dir, f"worker-{os.getpid()}.log"),
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+  os.dup2(log, 2)
+  os.close(log)
+  sys.stderr = os.fdopen(2, "w", buffering=1)
+
+
+def prepare_checkpoint(cfg, source):
+  """Returns (prefix, sha256 of its content) of `cfg`'s checkpoint."""
+  if source.synthetic:
+    prefix = os.path.join(source.cache_dir, "synthetic", cfg.name,
+                          "model.ckpt")
+    if not os.path.isfile(prefix + ".index"):
+      from export import synthetic_checkpoint  # pylint: disable=g-import-not-at-top
+      synthetic_checkpoint.write(cfg, prefix)
+  else:
+    given = source.checkpoint or (
+        os.path.join(source.checkpoint_dir, cfg.name)
+        if source.checkpoint_dir else None)
+    prefix = exporter.resolve_checkpoint(cfg, given, source.cache_dir,
+                                         source.require_hashes,
+                                         log=lambda _: None)
+  return prefix, checkpoint_lib.checkpoint_sha256(prefix)
+
+
+def export_and_pack(cfg, module, prefix, checkpoint_sha256, output_dir):
+  """Exports one module and its archive; returns its manifest Entry."""
+  dest = exporter.export_module(cfg, module, prefix, output_dir)
+  archive = package.archive_path(output_dir, module.handle)
+  sha256, size = package.pack(dest, archive)
+  return manifest_lib.Entry(
+      handle=module.handle, config=cfg.name, format=module.format,
+      archive=os.path.relpath(archive, output_dir), sha256=sha256, size=size,
+      checkpoint_sha256=checkpoint_sha256,
+      exporter_version=manifest_lib.exporter_version(),
+      inputs=manifest_lib.inputs_digest(cfg, module, checkpoint_sha256))
+
+
+def _timed(function, *args):
+  start = time.monotonic()
+  try:
+    return function(*args), None, time.monotonic() - start
+  except exporter.EXPORT_ERRORS as e:
+    return None, str(e), time.monotonic() - start
+  except Exception as e:  # pylint: disable=broad-except
+    # Reported with its type, as one module's failure, not the run's end.
+    return None, f"{type(e).__name__}: {e}", time.monotonic() - start
+
+
+# --- Coordinator side ---------------------------------------------------------
+
+
+def _remove_old_logs(log_dir):
+  """Deletes the logs of workers that are no longer running."""
+  if not os.path.isdir(log_dir):
+    return
+  for name in os.listdir(log_dir):
+    pid = name[len("worker-"):-len(".log")]
+    if name.startswith("worker-") and pid.isdigit():
+      try:
+        os.kill(int(pid), 0)
+      except ProcessLookupError:
+        os.remove(os.path.join(log_dir, name))
+      except PermissionError:
+        pass
+
+
+class _Progress:
+
+  def __init__(self, total, out):
+    self.total, self.done, self.out = total, 0, out
+    self.width = len(str(total))
+
+  def report(self, result):
+    self.done += 1
+    timing = f"  {result.seconds:5.1f}s" if result.status in (
+        EXPORTED, FAILED) else ""
+    line = (f"[{self.done:{self.width}d}/{self.total}] {result.status:<10} "
+            f"{result.handle}{timing}")
+    if result.error:
+      line += f"  ({result.error.splitlines()[0]})"
+    print(line, file=self.out, flush=True)
+
+
+def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
+        out=sys.stdout):
+  """Exports what is stale among `plans`, a list of (cfg, [Planned]).
+
+  Returns:
+    [Result], one per planned module, in plan order.
+  """
+  jobs = jobs or os.cpu_count() or 1
+  publish.remove_stale_staging(output_dir)
+  entries = manifest_lib.load(output_dir)
+  order = [p.module.handle for _, planned in plans for p in planned]
+  results = {}
+  progress = _Progress(len(order), out)
+  stop = False
+
+  def finish(result, entry=None):
+    nonlocal stop
+    results[result.handle] = result
+    progress.report(result)
+    if entry is not None:
+      entries[entry.handle] = entry
+      manifest_lib.save(output_dir, entries)
+    if result.status == FAILED and not keep_going:
+      stop = True
+
+  log_dir = os.path.join(source.cache_dir, "logs")
+  _remove_old_logs(log_dir)
+  context = multiprocessing.get_context("spawn")
+  pool = concurrent.futures.ProcessPoolExecutor(
+      max_workers=jobs, mp_context=context, initializer=_worker_init,
+      initargs=(log_dir,), max_tasks_per_child=TASKS_PER_WORKER)
+  broken = (f"a worker process died (killed, or out of memory?); see the "
+            f"worker logs in {log_dir}")
+  pending = {}  # future -> ("prepare", cfg, planned) | ("export", cfg, module)
+
+  def submit(task, cfg, what, function, *args):
+    try:
+      future = pool.submit(_timed, function, *args)
+    except concurrent.futures.process.BrokenProcessPool:
+      future = concurrent.futures.Future()
+      future.set_result((None, broken, 0.0))
+    pending[future] = (task, cfg, what)
+
+  try:
+    for cfg, planned in plans:
+      if planned:
+        submit("prepare", cfg, planned, prepare_checkpoint, cfg, source)
+    while pending:
+      done, _ = concurrent.futures.wait(
+          pending, return_when=concurrent.futures.FIRST_COMPLETED)
+      for future in done:
+        task, cfg, what = pending.pop(future)
+        if future.cancelled():
+          continue
+        try:
+          value, error, seconds = future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+          value, error, seconds = None, broken, 0.0
+        if task == "export":
+          finish(Result(what.handle, cfg.name, FAILED if error else EXPORTED,
+                        seconds, error), value)
+          continue
+        if error:  # The config's checkpoint: all its modules fail with it.
+          for p in what:
+            finish(Result(p.module.handle, cfg.name, FAILED, seconds, error))
+          continue
+        prefix, checkpoint_sha256 = value
+        for p in what:
+          digest = manifest_lib.inputs_digest(cfg, p.module, checkpoint_sha256)
+          if not force and manifest_lib.up_to_date(
+              entries.get(p.module.handle), output_dir, digest):
+            finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
+          elif not stop:
+            submit("export", cfg, p.module, export_and_pack, cfg, p.module,
+                   prefix, checkpoint_sha256, output_dir)
+      if stop:
+        for future in list(pending):
+          if future.cancel():
+            pending.pop(future)
+  except KeyboardInterrupt:
+    pool.shutdown(wait=False, cancel_futures=True)
+    raise
+  finally:
+    pool.shutdown(wait=True, cancel_futures=True)
+  return [results.get(h) or Result(h, "", NOT_RUN) for h in order]
+
+
+def summary(results):
+  """The table printed at the end of a run (and its failures' causes)."""
+  counts = collections.Counter(r.status for r in results)
+  seconds = sum(r.seconds for r in results if r.status == EXPORTED)
+  rows = [(EXPORTED, f"{counts[EXPORTED]}",
+           f"{seconds:.0f}s of worker time" if counts[EXPORTED] else ""),
+          (UP_TO_DATE, f"{counts[UP_TO_DATE]}", ""),
+          (FAILED, f"{counts[FAILED]}", "")]
+  if counts[NOT_RUN]:
+    rows.append((NOT_RUN, f"{counts[NOT_RUN]}",
+                 "stopped at the first failure (--keep_going runs all)"))
+  lines = ["", f"{'modules':<11} {'count':>5}", f"{'-' * 11} {'-' * 5}"]
+  lines += [f"{name:<11} {count:>5}  {note}".rstrip()
+            for name, count, note in rows]
+  failures = [r for r in results if r.status == FAILED]
+  if failures:
+    lines += ["", "failures:"]
+    for r in failures:
+      cause = r.error.replace("\n", "\n    ")
+      lines.append(f"  {r.handle} ({r.config}): {cause}")
+  return "\n".join(lines)
