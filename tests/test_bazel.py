@@ -39,3 +39,28 @@ def test_bazel_test_targets_run_on_the_project_venv():
   result = _bazel("test", "//tests:test_config", "//tests:test_quantops")
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert "2 tests pass" in result.stdout + result.stderr
+
+
+def test_config_target_exports_its_modules_and_hits_the_cache(tmp_path):
+  """`bazel build //configs:<name>` yields the modules; a cleaned rebuild
+  takes them from the (disk) cache instead of exporting again."""
+  target, cache = "//configs:v1_025_128_quant", f"--disk_cache={tmp_path}"
+  tree = os.path.join(REPO, "bazel-bin", "configs", "v1_025_128_quant")
+  assert _bazel("clean").returncode == 0
+  first = _bazel("build", cache, target)
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert "linux-sandbox" in first.stderr or "local" in first.stderr
+  with open(os.path.join(tree, "manifest.json"), "rb") as f:
+    manifest = f.read()
+  handles = [f"google/imagenet/mobilenet_v1_025_128/quantops/{k}/{v}"
+             for k in ("classification", "feature_vector") for v in (1, 3)]
+  for handle in handles:
+    assert os.path.isfile(os.path.join(tree, handle, "tfhub_module.pb"))
+    assert os.path.isfile(os.path.join(tree, handle + ".tar.gz"))
+    assert handle.encode() in manifest
+  assert _bazel("clean").returncode == 0
+  second = _bazel("build", cache, target)
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert "1 remote cache hit" in second.stderr
+  with open(os.path.join(tree, "manifest.json"), "rb") as f:
+    assert f.read() == manifest
