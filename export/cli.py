@@ -47,9 +47,12 @@ def define_run_flags(default_jobs):
 
 
 def report(results):
-  """Prints the summary of a run; returns its exit status."""
+  """Prints the summary of a run (failures' causes on stderr); returns the
+  exit status."""
   from export import runner  # pylint: disable=g-import-not-at-top
-  print(runner.summary(results))
+  print(runner.summary(results), flush=True)
+  for failure in runner.failures(results):
+    print(failure, file=sys.stderr)
   failed = any(r.status != runner.EXPORTED and r.status != runner.UP_TO_DATE
                for r in results)
   return EXIT_FAILURE if failed else EXIT_OK

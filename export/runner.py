@@ -23,6 +23,7 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
+import resource
 import signal
 import sys
 import time
@@ -67,6 +68,8 @@ class Result:
   status: str              # EXPORTED, UP_TO_DATE, FAILED or NOT_RUN.
   seconds: float = 0.0
   error: str = None
+  # Peak resident memory of the worker process that ran it, so far.
+  worker_peak_rss: int = 0
 
 
 # --- Worker side --------------------------------------------------------------
@@ -93,7 +96,9 @@ def _worker_init(log_dir):
 
 
 def prepare_checkpoint(cfg, source):
-  """Returns (prefix, sha256 of its content) of `cfg`'s checkpoint."""
+  """Returns (prefix, sha256 of its content, [messages for the user]) of
+  `cfg`'s checkpoint (messages: e.g. the hash to pin of a download)."""
+  messages = []
   if source.synthetic:
     prefix = os.path.join(source.cache_dir, "synthetic", cfg.name,
                           "model.ckpt")
@@ -106,8 +111,8 @@ def prepare_checkpoint(cfg, source):
         if source.checkpoint_dir else None)
     prefix = exporter.resolve_checkpoint(cfg, given, source.cache_dir,
                                          source.require_hashes,
-                                         log=lambda _: None)
-  return prefix, checkpoint_lib.checkpoint_sha256(prefix)
+                                         log=messages.append)
+  return prefix, checkpoint_lib.checkpoint_sha256(prefix), messages
 
 
 def export_and_pack(cfg, module, prefix, checkpoint_sha256, output_dir):
@@ -123,15 +128,21 @@ def export_and_pack(cfg, module, prefix, checkpoint_sha256, output_dir):
       inputs=manifest_lib.inputs_digest(cfg, module, checkpoint_sha256))
 
 
+def _peak_rss_bytes():
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB.
+
+
 def _timed(function, *args):
+  """Runs a task; returns (value, error, seconds, this worker's peak RSS)."""
   start = time.monotonic()
   try:
-    return function(*args), None, time.monotonic() - start
+    value, error = function(*args), None
   except exporter.EXPORT_ERRORS as e:
-    return None, str(e), time.monotonic() - start
+    value, error = None, str(e)
   except Exception as e:  # pylint: disable=broad-except
     # Reported with its type, as one module's failure, not the run's end.
-    return None, f"{type(e).__name__}: {e}", time.monotonic() - start
+    value, error = None, f"{type(e).__name__}: {e}"
+  return value, error, time.monotonic() - start, _peak_rss_bytes()
 
 
 # --- Coordinator side ---------------------------------------------------------
@@ -209,7 +220,7 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
       future = pool.submit(_timed, function, *args)
     except concurrent.futures.process.BrokenProcessPool:
       future = concurrent.futures.Future()
-      future.set_result((None, broken, 0.0))
+      future.set_result((None, broken, 0.0, 0))
     pending[future] = (task, cfg, what)
 
   try:
@@ -224,18 +235,21 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
         if future.cancelled():
           continue
         try:
-          value, error, seconds = future.result()
+          value, error, seconds, rss = future.result()
         except concurrent.futures.process.BrokenProcessPool:
-          value, error, seconds = None, broken, 0.0
+          value, error, seconds, rss = None, broken, 0.0, 0
         if task == "export":
           finish(Result(what.handle, cfg.name, FAILED if error else EXPORTED,
-                        seconds, error), value)
+                        seconds, error, rss), value)
           continue
         if error:  # The config's checkpoint: all its modules fail with it.
           for p in what:
-            finish(Result(p.module.handle, cfg.name, FAILED, seconds, error))
+            finish(Result(p.module.handle, cfg.name, FAILED, seconds, error,
+                          rss))
           continue
-        prefix, checkpoint_sha256 = value
+        prefix, checkpoint_sha256, messages = value
+        for message in messages:
+          print(f"{cfg.name}: {message}", file=out, flush=True)
         for p in what:
           digest = manifest_lib.inputs_digest(cfg, p.module, checkpoint_sha256)
           if not force and manifest_lib.up_to_date(
@@ -257,7 +271,7 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
 
 
 def summary(results):
-  """The table printed at the end of a run (and its failures' causes)."""
+  """The table printed at the end of a run."""
   counts = collections.Counter(r.status for r in results)
   seconds = sum(r.seconds for r in results if r.status == EXPORTED)
   rows = [(EXPORTED, f"{counts[EXPORTED]}",
@@ -270,10 +284,13 @@ def summary(results):
   lines = ["", f"{'modules':<11} {'count':>5}", f"{'-' * 11} {'-' * 5}"]
   lines += [f"{name:<11} {count:>5}  {note}".rstrip()
             for name, count, note in rows]
-  failures = [r for r in results if r.status == FAILED]
-  if failures:
-    lines += ["", "failures:"]
-    for r in failures:
-      cause = r.error.replace("\n", "\n    ")
-      lines.append(f"  {r.handle} ({r.config}): {cause}")
+  peak = max((r.worker_peak_rss for r in results), default=0)
+  if peak:
+    lines.append(f"peak worker memory: {peak / 2**20:.0f} MiB")
   return "\n".join(lines)
+
+
+def failures(results):
+  """One `error:` paragraph per failed module, with its cause."""
+  return [f"error: {r.handle} ({r.config}): " + r.error.replace("\n", "\n  ")
+          for r in results if r.status == FAILED]

@@ -1,0 +1,74 @@
+r"""export_all over the whole family on synthetic checkpoints: wall times.
+
+  .venv/bin/python bench/family.py [--jobs 2,1] [--configs a,b] [--work_dir D]
+
+For each --jobs value: a cold run (empty output and cache directories, so
+synthetic checkpoints are written too), then for the first value a no-op
+rerun. Prints JSON: wall seconds, modules exported / up to date, the peak
+memory of any worker, and the speed-up of the first --jobs over the last.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def export_all(out, cache, jobs, configs):
+  args = [sys.executable, "-m", "export.export_all", "--synthetic",
+          f"--output_dir={out}", f"--cache_dir={cache}", f"--jobs={jobs}"]
+  if configs:
+    args.append(f"--configs={configs}")
+  start = time.monotonic()
+  result = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+  seconds = time.monotonic() - start
+  if result.returncode != 0:
+    sys.exit(f"export_all failed ({result.returncode}):\n"
+             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+  counts = {m.group(1): int(m.group(2)) for m in re.finditer(
+      r"^(exported|up to date|failed) +(\d+)", result.stdout, re.M)}
+  peak = re.search(r"peak worker memory: (\d+) MiB", result.stdout)
+  return {"wall_seconds": round(seconds, 1),
+          "exported": counts.get("exported", 0),
+          "up_to_date": counts.get("up to date", 0),
+          "peak_worker_rss_mib": int(peak.group(1)) if peak else None}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--jobs", default="2,1")
+  parser.add_argument("--configs", default="",
+                      help="Comma-separated config names (default: all).")
+  parser.add_argument("--work_dir", default=None)
+  args = parser.parse_args()
+  work = args.work_dir or tempfile.mkdtemp(prefix="bench_family_")
+  report = {"configs": args.configs or "all", "cores": os.cpu_count(),
+            "runs": {}}
+  jobs = [int(j) for j in args.jobs.split(",")]
+  for n in jobs:
+    out, cache = os.path.join(work, f"out_j{n}"), os.path.join(work, f"cache_j{n}")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    run = {"cold": export_all(out, cache, n, args.configs)}
+    if n == jobs[0]:
+      run["noop_rerun"] = export_all(out, cache, n, args.configs)
+    report["runs"][f"jobs_{n}"] = run
+    print(json.dumps({f"jobs_{n}": run}), file=sys.stderr, flush=True)
+  if len(jobs) > 1:
+    first = report["runs"][f"jobs_{jobs[0]}"]["cold"]["wall_seconds"]
+    last = report["runs"][f"jobs_{jobs[-1]}"]["cold"]["wall_seconds"]
+    report[f"speedup_jobs_{jobs[0]}_over_jobs_{jobs[-1]}"] = round(last / first, 2)
+  if not args.work_dir:
+    shutil.rmtree(work, ignore_errors=True)
+  print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+  main()

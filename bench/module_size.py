@@ -1,0 +1,69 @@
+r"""On-disk size of each module kind against its parameter bytes.
+
+  .venv/bin/python bench/module_size.py [--configs v1_100_224,...]
+
+Exports every module of the given configs from synthetic checkpoints and
+prints JSON per module: parameter bytes (float32 values of the variables it
+holds, from the architecture tables), the size of its `variables/` and of
+the whole directory, and their ratios to the parameter bytes. The targets:
+variables at most 1.02x the parameters, the module at most that plus 1 MiB.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def tree_bytes(path):
+  return sum(os.path.getsize(os.path.join(d, f))
+             for d, _, files in os.walk(path) for f in files)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--configs", default="v1_100_224,v1_025_128_quant,"
+                      "v2_140_224,v2_035_96")
+  args = parser.parse_args()
+  from export import config, exporter, synthetic_checkpoint  # pylint: disable=g-import-not-at-top
+  report, worst = {}, {"variables_ratio": 0.0, "module_overhead_mib": 0.0}
+  work = tempfile.mkdtemp(prefix="bench_size_")
+  try:
+    for name in args.configs.split(","):
+      cfg = config.load(name)
+      prefix = synthetic_checkpoint.write(
+          cfg, os.path.join(work, "ckpt", name, "model.ckpt"))
+      for module in cfg.modules:
+        layout = exporter.module_layout(cfg, module)
+        params = sum(int(np.prod(shape)) * 4 for shape in layout.values())
+        path = exporter.export_module(cfg, module, prefix,
+                                      os.path.join(work, "out"))
+        variables = tree_bytes(os.path.join(path, "variables"))
+        total = tree_bytes(path)
+        entry = {
+            "parameter_bytes": params, "variables_bytes": variables,
+            "module_bytes": total,
+            "variables_ratio": round(variables / params, 4),
+            "module_overhead_mib": round((total - variables) / 2**20, 3),
+            "within_targets": (variables <= 1.02 * params and
+                               total <= 1.02 * params + 2**20)}
+        report[module.handle] = entry
+        for key in worst:
+          worst[key] = max(worst[key], entry[key])
+        worst["all_within_targets"] = worst.get(
+            "all_within_targets", True) and entry["within_targets"]
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
+  print(json.dumps({"modules": report, "worst": worst}, indent=1))
+
+
+if __name__ == "__main__":
+  main()
