@@ -12,9 +12,9 @@ Both `export.one` and `export.export_all` go through `run`:
    `<handle>.tar.gz`, and recorded in the manifest by this process.
 3. One line per module as it finishes, then a summary table.
 
-Workers are spawned (no TensorFlow state is forked), each is replaced after
-`TASKS_PER_WORKER` tasks so that its memory stays bounded however many
-modules there are, and each dies with the coordinating process. Their
+Workers are spawned (no TensorFlow state is forked), replaced after about
+`TASKS_PER_WORKER` tasks each so that their memory stays bounded however
+many modules there are, and die with the coordinating process. Their
 stderr (TensorFlow's logs) goes to `<cache_dir>/logs/worker-<pid>.log`.
 """
 
@@ -34,9 +34,9 @@ from export import manifest as manifest_lib
 from export import package
 from export import publish
 
-# A worker process is replaced after this many tasks (each export builds
+# Workers are replaced after about this many tasks each (each export builds
 # fresh graphs, but TensorFlow keeps some per-process caches).
-TASKS_PER_WORKER = 24
+TASKS_PER_WORKER = 32
 
 EXPORTED, UP_TO_DATE, FAILED, NOT_RUN = (
     "exported", "up to date", "failed", "not run")
@@ -180,6 +180,67 @@ class _Progress:
     print(line, file=self.out, flush=True)
 
 
+class _Workers:
+  """A process pool replaced by a fresh one every `tasks_per_generation`
+  tasks, so that no worker's memory grows with the number of modules.
+
+  (ProcessPoolExecutor's own max_tasks_per_child can deadlock on Python
+  3.11 when a worker retires; here a generation takes no new tasks once it
+  has had its share, drains, and is shut down.)
+  """
+
+  def __init__(self, jobs, log_dir, tasks_per_generation):
+    self.jobs, self.log_dir = jobs, log_dir
+    self.tasks_per_generation = tasks_per_generation
+    self.pool, self.submitted = None, 0
+    self._of_current_pool = set()
+    self.in_flight = {}  # future -> caller's tag
+    self.broken = (f"a worker process died (killed, or out of memory?); see "
+                   f"the worker logs in {log_dir}")
+
+  def has_room(self):
+    if self.pool is not None and self.submitted >= self.tasks_per_generation:
+      if self.in_flight:
+        return False  # Let this generation drain first.
+      self.pool.shutdown(wait=True)
+      self.pool = None
+    return len(self.in_flight) < self.jobs
+
+  def submit(self, tag, function, *args):
+    if self.pool is None:
+      self.pool = concurrent.futures.ProcessPoolExecutor(
+          max_workers=self.jobs, mp_context=multiprocessing.get_context(
+              "spawn"), initializer=_worker_init, initargs=(self.log_dir,))
+      self.submitted = 0
+      self._of_current_pool = set()
+    self.submitted += 1
+    try:
+      future = self.pool.submit(_timed, function, *args)
+    except concurrent.futures.process.BrokenProcessPool:
+      future = concurrent.futures.Future()
+      future.set_result((None, self.broken, 0.0, 0))
+    self._of_current_pool.add(future)
+    self.in_flight[future] = tag
+
+  def next_done(self):
+    """Waits for a task; returns (tag, (value, error, seconds, peak RSS))."""
+    done, _ = concurrent.futures.wait(
+        self.in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+    future = next(iter(done))
+    tag = self.in_flight.pop(future)
+    try:
+      return tag, future.result()
+    except concurrent.futures.process.BrokenProcessPool:
+      if self.pool is not None and future in self._of_current_pool:
+        self.pool.shutdown(wait=False)
+        self.pool = None  # The next task gets a fresh pool.
+      return tag, (None, self.broken, 0.0, 0)
+
+  def close(self, wait=True):
+    if self.pool is not None:
+      self.pool.shutdown(wait=wait, cancel_futures=True)
+
+
 def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
         out=sys.stdout):
   """Exports what is stale among `plans`, a list of (cfg, [Planned]).
@@ -207,66 +268,46 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
 
   log_dir = os.path.join(source.cache_dir, "logs")
   _remove_old_logs(log_dir)
-  context = multiprocessing.get_context("spawn")
-  pool = concurrent.futures.ProcessPoolExecutor(
-      max_workers=jobs, mp_context=context, initializer=_worker_init,
-      initargs=(log_dir,), max_tasks_per_child=TASKS_PER_WORKER)
-  broken = (f"a worker process died (killed, or out of memory?); see the "
-            f"worker logs in {log_dir}")
-  pending = {}  # future -> ("prepare", cfg, planned) | ("export", cfg, module)
-
-  def submit(task, cfg, what, function, *args):
-    try:
-      future = pool.submit(_timed, function, *args)
-    except concurrent.futures.process.BrokenProcessPool:
-      future = concurrent.futures.Future()
-      future.set_result((None, broken, 0.0, 0))
-    pending[future] = (task, cfg, what)
-
+  workers = _Workers(jobs, log_dir, TASKS_PER_WORKER * jobs)
+  # Tasks not handed to a worker yet. Exports go first, so that a config's
+  # modules follow its checkpoint and few checkpoints are open at a time.
+  prepares = collections.deque(
+      (("prepare", cfg, planned), prepare_checkpoint, cfg, source)
+      for cfg, planned in plans if planned)
+  exports = collections.deque()
   try:
-    for cfg, planned in plans:
-      if planned:
-        submit("prepare", cfg, planned, prepare_checkpoint, cfg, source)
-    while pending:
-      done, _ = concurrent.futures.wait(
-          pending, return_when=concurrent.futures.FIRST_COMPLETED)
-      for future in done:
-        task, cfg, what = pending.pop(future)
-        if future.cancelled():
-          continue
-        try:
-          value, error, seconds, rss = future.result()
-        except concurrent.futures.process.BrokenProcessPool:
-          value, error, seconds, rss = None, broken, 0.0, 0
-        if task == "export":
-          finish(Result(what.handle, cfg.name, FAILED if error else EXPORTED,
-                        seconds, error, rss), value)
-          continue
-        if error:  # The config's checkpoint: all its modules fail with it.
-          for p in what:
-            finish(Result(p.module.handle, cfg.name, FAILED, seconds, error,
-                          rss))
-          continue
-        prefix, checkpoint_sha256, messages = value
-        for message in messages:
-          print(f"{cfg.name}: {message}", file=out, flush=True)
+    while True:
+      while not stop and (exports or prepares) and workers.has_room():
+        tag, *call = (exports or prepares).popleft()
+        workers.submit(tag, *call)
+      if not workers.in_flight:
+        break
+      (task, cfg, what), (value, error, seconds, rss) = workers.next_done()
+      if task == "export":
+        finish(Result(what.handle, cfg.name, FAILED if error else EXPORTED,
+                      seconds, error, rss), value)
+        continue
+      if error:  # The config's checkpoint: all its modules fail with it.
         for p in what:
-          digest = manifest_lib.inputs_digest(cfg, p.module, checkpoint_sha256)
-          if not force and manifest_lib.up_to_date(
-              entries.get(p.module.handle), output_dir, digest):
-            finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
-          elif not stop:
-            submit("export", cfg, p.module, export_and_pack, cfg, p.module,
-                   prefix, checkpoint_sha256, output_dir)
-      if stop:
-        for future in list(pending):
-          if future.cancel():
-            pending.pop(future)
+          finish(Result(p.module.handle, cfg.name, FAILED, seconds, error,
+                        rss))
+        continue
+      prefix, checkpoint_sha256, messages = value
+      for message in messages:
+        print(f"{cfg.name}: {message}", file=out, flush=True)
+      for p in what:
+        digest = manifest_lib.inputs_digest(cfg, p.module, checkpoint_sha256)
+        if not force and manifest_lib.up_to_date(
+            entries.get(p.module.handle), output_dir, digest):
+          finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
+        else:
+          exports.append((("export", cfg, p.module), export_and_pack, cfg,
+                          p.module, prefix, checkpoint_sha256, output_dir))
   except KeyboardInterrupt:
-    pool.shutdown(wait=False, cancel_futures=True)
+    workers.close(wait=False)
     raise
   finally:
-    pool.shutdown(wait=True, cancel_futures=True)
+    workers.close()
   return [results.get(h) or Result(h, "", NOT_RUN) for h in order]
 
 
