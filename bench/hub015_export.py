@@ -48,6 +48,7 @@ def hub015(cfg, module, prefix, out, runs):
   """Runs in the legacy venv: tensorflow-hub 0.15's create_module_spec."""
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+  from tensorflow_hub import image_module_info_pb2  # pylint: disable=g-import-not-at-top
   from export import architecture, nets, signatures  # pylint: disable=g-import-not-at-top
   from export.nets import common  # pylint: disable=g-import-not-at-top
   tf.disable_eager_execution()
@@ -69,7 +70,10 @@ def hub015(cfg, module, prefix, out, runs):
       if sig.bn_hparams:
         inputs["batch_norm_momentum"] = momentum
       hub.add_signature(name, inputs, outputs[sig.output])
-    hub.attach_image_module_info(image_size=[cfg.input_size, cfg.input_size])
+    info = image_module_info_pb2.ImageModuleInfo()
+    info.default_image_size.height = info.default_image_size.width = (
+        cfg.input_size)
+    hub.attach_image_module_info(info)
 
   def export(i):
     spec = hub.create_module_spec(
