@@ -26,6 +26,7 @@ import os
 import resource
 import signal
 import sys
+import tempfile
 import time
 
 from export import checkpoint as checkpoint_lib
@@ -148,6 +149,18 @@ def _timed(function, *args):
 # --- Coordinator side ---------------------------------------------------------
 
 
+def _log_dir(cache_dir):
+  """`<cache_dir>/logs`, or a temporary directory if the cache is read-only
+  (e.g. a sandbox): exporting from a local checkpoint needs no cache."""
+  log_dir = os.path.join(cache_dir, "logs")
+  try:
+    os.makedirs(log_dir, exist_ok=True)
+    _remove_old_logs(log_dir)
+    return log_dir
+  except OSError:
+    return tempfile.mkdtemp(prefix="tfhub_export_logs_")
+
+
 def _remove_old_logs(log_dir):
   """Deletes the logs of workers that are no longer running."""
   if not os.path.isdir(log_dir):
@@ -266,8 +279,7 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
     if result.status == FAILED and not keep_going:
       stop = True
 
-  log_dir = os.path.join(source.cache_dir, "logs")
-  _remove_old_logs(log_dir)
+  log_dir = _log_dir(source.cache_dir)
   workers = _Workers(jobs, log_dir, TASKS_PER_WORKER * jobs)
   # Tasks not handed to a worker yet. Exports go first, so that a config's
   # modules follow its checkpoint and few checkpoints are open at a time.
