@@ -33,13 +33,11 @@ def pack(module_dir, dest):
   Returns:
     (sha256 hex digest, size in bytes) of the archive.
   """
-  members = []
-  for directory, dirs, files in os.walk(module_dir):
-    dirs.sort()
-    for name in sorted(dirs) + sorted(files):
-      path = os.path.join(directory, name)
-      members.append((os.path.relpath(path, module_dir), path))
-  members.sort()
+  members = sorted(
+      (os.path.relpath(os.path.join(directory, name), module_dir),
+       os.path.join(directory, name))
+      for directory, dirs, files in os.walk(module_dir)
+      for name in dirs + files)
   os.makedirs(os.path.dirname(dest), exist_ok=True)
   tmp = f"{dest}.tmp-{os.getpid()}"
   try:

@@ -116,8 +116,10 @@ def prepare_checkpoint(cfg, source):
   return prefix, checkpoint_lib.checkpoint_sha256(prefix), messages
 
 
-def export_and_pack(cfg, module, prefix, checkpoint_sha256, output_dir):
-  """Exports one module and its archive; returns its manifest Entry."""
+def export_and_pack(cfg, module, prefix, checkpoint_sha256, inputs,
+                    output_dir):
+  """Exports one module and its archive; returns its manifest Entry
+  (`inputs`: the digest the coordinator found stale)."""
   dest = exporter.export_module(cfg, module, prefix, output_dir)
   archive = package.archive_path(output_dir, module.handle)
   sha256, size = package.pack(dest, archive)
@@ -125,8 +127,7 @@ def export_and_pack(cfg, module, prefix, checkpoint_sha256, output_dir):
       handle=module.handle, config=cfg.name, format=module.format,
       archive=os.path.relpath(archive, output_dir), sha256=sha256, size=size,
       checkpoint_sha256=checkpoint_sha256,
-      exporter_version=manifest_lib.exporter_version(),
-      inputs=manifest_lib.inputs_digest(cfg, module, checkpoint_sha256))
+      exporter_version=manifest_lib.exporter_version(), inputs=inputs)
 
 
 def _peak_rss_bytes():
@@ -314,7 +315,8 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
           finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
         else:
           exports.append((("export", cfg, p.module), export_and_pack, cfg,
-                          p.module, prefix, checkpoint_sha256, output_dir))
+                          p.module, prefix, checkpoint_sha256, digest,
+                          output_dir))
   except KeyboardInterrupt:
     workers.close(wait=False)
     raise
