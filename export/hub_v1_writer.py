@@ -12,13 +12,17 @@ reads) is a TF1 SavedModel with:
 * only collections hub.Module knows how to import, plus
   `hub_module_attachments`, a bytes_list of ModuleAttachment protos; here one
   ImageModuleInfo with the default image size (for hub.get_expected_image_size);
-* the variables, saved once (all tag sets share them);
+* the variables, saved once (all tag sets share them), and no saver in the
+  graphs (hub.Module restores with init_from_checkpoint);
 * `tfhub_module.pb`, a ModuleDef with format FORMAT_V3.
 """
 
 import contextlib
+import os
 
 import tensorflow.compat.v1 as tf
+from tensorflow.core.framework import variable_pb2
+from tensorflow.core.protobuf import saved_model_pb2
 
 from export import architecture
 from export import hub_protos
@@ -34,14 +38,19 @@ SUPPORTED_COLLECTIONS = frozenset({
     tf.GraphKeys.UPDATE_OPS, tf.GraphKeys.REGULARIZATION_LOSSES,
     tf.GraphKeys.ASSET_FILEPATHS, tf.GraphKeys.COND_CONTEXT,
     tf.GraphKeys.WHILE_CONTEXT, hub_protos.ATTACHMENTS_COLLECTION})
+# The collections above that hold serialized VariableDefs.
+VARIABLE_COLLECTIONS = frozenset({
+    tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.TRAINABLE_VARIABLES,
+    tf.GraphKeys.MODEL_VARIABLES})
 
 
 def _zeros_initialized(getter, *args, **kwargs):
   # Variables get their values from the module's variables file: hub.Module
   # restores them (its init_from_checkpoint replaces every initializer) and
-  # so does hub.load. Zeros instead of Slim's random initializers keep the
-  # graphs small and quick to build (one op per variable instead of five).
-  kwargs["initializer"] = tf.zeros_initializer()
+  # so does hub.load. A constant zero (one Const op, stored as a single value)
+  # instead of Slim's random initializers keeps the graphs small and quick to
+  # build; tf.zeros_initializer would add a Fill and two Consts per variable.
+  kwargs["initializer"] = tf.constant_initializer(0.0)
   return getter(*args, **kwargs)
 
 
@@ -120,6 +129,97 @@ def _check_graph(graph, layout):
                        f"{sorted(set(have.items()) ^ set(layout.items()))}")
 
 
+def _meta_graph(graph, tags, signature_defs):
+  """Exports `graph` as one tag set's MetaGraphDef, as hub 0.15 did.
+
+  No saver is built into the graph: hub.Module restores variables with
+  init_from_checkpoint and exports with a saver of its own, and TF's SavedModel
+  loaders build one at load time when the MetaGraphDef has no saver_def. Save
+  and restore ops for every variable would otherwise be most of the graph.
+  """
+  # Default-valued attrs are stripped so that older TF versions, which do not
+  # know attrs added since, can load the module.
+  meta_graph = tf.train.export_meta_graph(graph=graph, strip_default_attrs=True)
+  meta_graph.meta_info_def.tags.extend(sorted(tags))
+  for name, signature_def in signature_defs.items():
+    meta_graph.signature_def[name].CopyFrom(signature_def)
+  _trim(meta_graph)
+  return meta_graph
+
+
+# Attrs TF writes for its own bookkeeping that loading does not need:
+# inferred output shapes (the importer infers them again), TF2's marker for
+# automatic control dependencies, and VarHandleOp's debug_name, a copy of
+# shared_name.
+_BOOKKEEPING_ATTRS = ("_output_shapes", "_has_manual_control_dependencies",
+                      "debug_name")
+
+
+def _graph_roots(meta_graph):
+  """Names of the nodes a loader of `meta_graph` looks up."""
+  names = set()
+  for signature_def in meta_graph.signature_def.values():
+    for tensor_info in (*signature_def.inputs.values(),
+                        *signature_def.outputs.values()):
+      names.add(tensor_info.name)
+  variable_def = variable_pb2.VariableDef()
+  for key, collection in meta_graph.collection_def.items():
+    names.update(collection.node_list.value)
+    if key in VARIABLE_COLLECTIONS:
+      for serialized in collection.bytes_list.value:
+        variable_def.ParseFromString(serialized)
+        names.update((variable_def.variable_name,
+                      variable_def.initializer_name,
+                      variable_def.snapshot_name,
+                      variable_def.initial_value_name))
+  return {name.split(":")[0] for name in names if name}
+
+
+def _trim(meta_graph):
+  """Drops nodes no root depends on, and bookkeeping attrs, in place.
+
+  What goes are ops TF adds as a side effect of building, e.g. the
+  VarIsInitializedOp of every variable; they would be imported and never run.
+  """
+  graph_def = meta_graph.graph_def
+  if graph_def.library.function:
+    raise RuntimeError("graph has functions; trimming does not follow them")
+  nodes = {node.name: node for node in graph_def.node}
+  needed, pending = set(), list(_graph_roots(meta_graph))
+  while pending:
+    name = pending.pop()
+    if name not in needed:
+      needed.add(name)
+      pending.extend(i.lstrip("^").split(":")[0] for i in nodes[name].input)
+  kept = [node for node in graph_def.node if node.name in needed]
+  for node in kept:
+    for attr in _BOOKKEEPING_ATTRS:
+      node.attr.pop(attr, None)
+    # Colocation of a node with itself says nothing, and a constant can be
+    # placed anywhere (TF copies it where it is used).
+    if "_class" in node.attr and (
+        node.op == "Const" or
+        node.attr["_class"].list.s == [b"loc:@" + node.name.encode()]):
+      del node.attr["_class"]
+  del graph_def.node[:]
+  graph_def.node.extend(kept)
+
+
+def _save_variables(graph, values, export_dir):
+  """Writes `values` as the checkpoint `<export_dir>/variables/variables`."""
+  variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
+  # Built after the graph was exported, so the saver stays out of the module.
+  saver = tf.train.Saver(variables, sharded=True,
+                         write_version=tf.train.SaverDef.V2)
+  with tf.Session(graph=graph) as sess:
+    # The values are fed to the initializers in one run, so the graph holds
+    # no copy of them.
+    sess.run([v.initializer for v in variables],
+             {v.initializer.inputs[1]: values[v.op.name] for v in variables})
+    saver.save(sess, os.path.join(export_dir, "variables", "variables"),
+               write_meta_graph=False, write_state=False)
+
+
 def write(cfg, module, values, export_dir):
   """Writes `module` of variant `cfg` with variable `values` to `export_dir`.
 
@@ -132,31 +232,19 @@ def write(cfg, module, values, export_dir):
   layout = {name: tuple(value.shape) for name, value in values.items()}
   attachment = hub_protos.image_module_info_attachment(cfg.input_size,
                                                        cfg.input_size)
-  builder = tf.saved_model.Builder(export_dir)
-  tag_sets = signatures.tf1_tag_sets(module)
-  for i, tags in enumerate(tag_sets):
+  os.makedirs(os.path.join(export_dir, "variables"))
+  saved_model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+  for i, tags in enumerate(signatures.tf1_tag_sets(module)):
     with tf.Graph().as_default() as graph, _graph_mode_equality():
       signature_defs = build_graph(cfg, module,
                                    training=tags == signatures.TRAIN_TAGS)
       _check_graph(graph, layout)
       graph.add_to_collection(hub_protos.ATTACHMENTS_COLLECTION, attachment)
-      variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
-      saver = tf.train.Saver(variables, sharded=True,
-                             write_version=tf.train.SaverDef.V2)
-      # Hub strips default-valued attrs so older TF versions can load it.
-      common_args = dict(tags=sorted(tags), signature_def_map=signature_defs,
-                         strip_default_attrs=True, saver=saver)
-      if i == 0:
-        with tf.Session(graph=graph) as sess:
-          # The values are fed to the initializers in one run, so the graph
-          # holds no copy of them.
-          sess.run([v.initializer for v in variables],
-                   {v.initializer.inputs[1]: values[v.op.name]
-                    for v in variables})
-          builder.add_meta_graph_and_variables(sess, **common_args)
-      else:
-        builder.add_meta_graph(**common_args)
-  builder.save()
-  with tf.gfile.GFile(f"{export_dir}/{hub_protos.MODULE_DEF_FILENAME}",
-                      "wb") as f:
+      saved_model.meta_graphs.append(_meta_graph(graph, tags, signature_defs))
+      if i == 0:  # All tag sets share the variables.
+        _save_variables(graph, values, export_dir)
+  with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
+    f.write(saved_model.SerializeToString(deterministic=True))
+  with open(os.path.join(export_dir, hub_protos.MODULE_DEF_FILENAME),
+            "wb") as f:
     f.write(hub_protos.module_def_bytes())

@@ -120,9 +120,33 @@ def test_hub_format_files(variant, name, handle):
     assert (info.default_image_size.height,
             info.default_image_size.width) == (size, size)
     assert ("update_ops" in meta.collection_def) == (tags == {"train"})
+    # As hub 0.15 wrote them: no saver (loaders bring their own), and none
+    # of the ops or attrs TF adds as a side effect of building.
+    assert not meta.HasField("saver_def")
+    nodes = meta.graph_def.node
+    assert not {n.op for n in nodes} & {"SaveV2", "RestoreV2",
+                                        "VarIsInitializedOp"}
+    assert not any("_output_shapes" in n.attr for n in nodes)
     if module.version == 3:
       sig = meta.signature_def["image_feature_vector" + card_facts.BN]
       assert set(sig.inputs) == {"images", "batch_norm_momentum"}
+
+
+def test_tf1_saved_model_loader_restores_the_variables(variant):
+  """TF1's loader builds a saver for a meta graph that has none."""
+  import tensorflow as tf
+  v = variant("v1_050_160")
+  module = v.cfg.module("google/imagenet/mobilenet_v1_050_160/"
+                        "classification/1")
+  batch = images(v.cfg.input_size, seed=2)
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    meta = tf.compat.v1.saved_model.loader.load(sess, [],
+                                                v.modules[module.handle])
+    sig = meta.signature_def["default"]
+    out = sess.run(sig.outputs["default"].name,
+                   {sig.inputs["images"].name: batch})
+  np.testing.assert_allclose(out, v.reference(batch)[1], atol=TOLERANCE,
+                             rtol=0)
 
 
 def test_batch_norm_momentum_default_is_0_99(v1):
