@@ -61,7 +61,10 @@ def _build_call(cfg, module, slim_variables):
       out = nets.build(cfg.architecture, common.scale_images(images),
                        depth_multiplier=cfg.depth_multiplier,
                        num_classes=num_classes, is_training=training,
-                       batch_norm_decay=batch_norm_momentum)
+                       batch_norm_decay=batch_norm_momentum,
+                       # Losses are functions of their own (below); inside
+                       # the call they would be dead code in every trace.
+                       regularize=False)
     return out.logits if num_classes else out.features
 
   size = None if module.variable_input_size else cfg.input_size
@@ -106,4 +109,10 @@ def write(cfg, module, values, export_dir):
   root.regularization_losses = [
       _loss_function(regularizer, slim_variables.variables[name])
       for name, regularizer in regularizers.items()]
-  tf.saved_model.save(root, export_dir)
+  # The module has no signatures, so the only way to use it is
+  # tf.saved_model.load (hub.load, hub.KerasLayer), which restores variables
+  # through the object graph. The native save/restore functions, there for
+  # loaders of signatures (TF1, TF Serving), would be a third of the file.
+  tf.saved_model.save(root, export_dir, signatures={},
+                      options=tf.saved_model.SaveOptions(
+                          experimental_skip_saver=True))

@@ -1,4 +1,8 @@
-"""TF1 modules in the real legacy consumer: TF 2.15 + tensorflow-hub 0.15."""
+"""Modules in the real legacy consumer: TF 2.15 + tensorflow-hub 0.15.
+
+TF1 Hub format modules through hub.Module, TF2 SavedModels through
+hub.KerasLayer.
+"""
 
 import json
 import os
@@ -14,6 +18,8 @@ from tests.conftest import LEGACY_PYTHON, images
 pytestmark = pytest.mark.slow
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "legacy_consumer.py")
+KERAS_SCRIPT = os.path.join(os.path.dirname(__file__),
+                            "legacy_keras_consumer.py")
 
 
 def _cases():
@@ -126,3 +132,44 @@ def test_batch_norm_momentum_sets_moving_average_update(legacy, name, handle):
                              rtol=1e-3)
   np.testing.assert_allclose(deltas["0.5"][big] / deltas["None"][big], 50.0,
                              rtol=1e-2)
+
+
+def _run_legacy(script, images_path, module_dirs):
+  proc = subprocess.run(
+      [LEGACY_PYTHON, script, images_path, *module_dirs], capture_output=True,
+      text=True, timeout=1800, check=False,
+      env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ["PATH"]})
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", ["v1_050_160", "v2_050_96"])
+def test_tf2_modules_in_keras_layer_of_tf_2_15(variant, tmp_path, name):
+  """Version 4 modules, written by TF 2.21, in an older TF and hub."""
+  from export import nets
+  v = variant(name)
+  batch = _images(v.cfg)
+  path = str(tmp_path / "images.npy")
+  np.save(path, batch)
+  tf2 = {h: d for h, d in v.modules.items()
+         if v.cfg.module(h).format == "saved_model_2"}
+  assert len(tf2) == 2
+  got = _run_legacy(KERAS_SCRIPT, path, tf2.values())
+  features, logits = v.reference(batch)
+  for handle, module_dir in tf2.items():
+    module = v.cfg.module(handle)
+    obs = got[module_dir]
+    expected = logits if module.kind == "classification" else features
+    np.testing.assert_allclose(np.array(obs["outputs"]), expected, atol=1e-5,
+                               rtol=0)
+    assert obs["training_output_shape"] == list(expected.shape)
+    num_classes = (architecture.NUM_CLASSES
+                   if module.kind == "classification" else None)
+    layers = architecture.layers(v.cfg.architecture, v.cfg.depth_multiplier,
+                                 num_classes)
+    assert obs["num_losses"] == len(nets.regularized_kernels(
+        v.cfg.architecture, v.cfg.depth_multiplier, num_classes))
+    assert obs["total_loss"] > 0
+    # Batch norm layers have 2 trainable and 2 moving statistics each.
+    batch_norms = sum(1 for l in layers if l.batch_norm)
+    assert obs["num_weights"] - obs["num_trainable_weights"] == 2 * batch_norms

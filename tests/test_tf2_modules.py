@@ -1,5 +1,7 @@
 """Version 4 TF2 SavedModels: KerasLayer, hub.load, fine-tuning."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,28 @@ def test_reusable_saved_model_api(variant, name):
                                            layers[0])].numpy()
   assert any(np.isclose(l.numpy(), 0.00004 * 0.5 * np.sum(first ** 2))
              for l in losses)
+
+
+def test_saved_model_has_no_signatures_or_native_saver(variant):
+  """Used through the object graph only (tf.saved_model.load), so the file
+  carries neither signatures nor TF1-style save/restore functions."""
+  from tensorflow.core.protobuf import saved_model_pb2
+  v = variant("v2_050_96")
+  proto = saved_model_pb2.SavedModel()
+  with open(os.path.join(v.module("feature_vector", 4), "saved_model.pb"),
+            "rb") as f:
+    proto.ParseFromString(f.read())
+  (meta,) = proto.meta_graphs
+  assert set(meta.signature_def) <= {"__saved_model_init_op"}
+  assert not meta.HasField("saver_def")
+  functions = [f.signature.name for f in meta.graph_def.library.function]
+  assert not [f for f in functions if "traced_save" in f or
+              "traced_restore" in f]
+  # The traced call computes no regularization losses: they are functions
+  # of their own.
+  call_ops = {n.op for f in meta.graph_def.library.function
+              if "_call_" in f.signature.name for n in f.node_def}
+  assert "Conv2D" in call_ops and "L2Loss" not in call_ops
 
 
 def _fine_tune(path, size, first_layer, arguments):

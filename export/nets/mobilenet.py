@@ -30,13 +30,13 @@ def regularized_kernels(architecture, depth_multiplier, num_classes):
           if kernel_regularizer(arch, layer)}
 
 
-def _apply_layer(net, arch, layer, is_training, batch_norm_decay):
+def _apply_layer(net, arch, layer, is_training, batch_norm_decay, regularize):
   args = dict(
       stride=layer.stride, scope=layer.scope,
       activation_fn=_ACTIVATIONS[layer.activation],
       weights_initializer=tf.truncated_normal_initializer(
           stddev=arch.weights_stddev),
-      weights_regularizer=kernel_regularizer(arch, layer),
+      weights_regularizer=kernel_regularizer(arch, layer) if regularize else None,
       normalizer_fn=slim.batch_norm if layer.batch_norm else None,
       normalizer_params=dict(
           is_training=is_training, center=True, scale=True,
@@ -108,7 +108,8 @@ def _apply_quantized_layer(net, arch, layer):
 
 
 def build(images, *, architecture, depth_multiplier, num_classes,
-          is_training, batch_norm_decay=None, quantized_input_bound=None):
+          is_training, batch_norm_decay=None, quantized_input_bound=None,
+          regularize=True):
   """Builds a MobileNet in the current graph.
 
   Args:
@@ -123,6 +124,9 @@ def build(images, *, architecture, depth_multiplier, num_classes,
     quantized_input_bound: if set, builds the graph instrumented for
       quantization (inference only), whose input is fake-quantized to
       [-bound, bound].
+    regularize: whether to add the L2 losses of the kernels to
+      REGULARIZATION_LOSSES. A caller that exposes them otherwise (see
+      `regularized_kernels`) leaves them out of the graph.
 
   Returns:
     NetOutputs(features=[batch, num_features], logits=[batch, num_classes] or
@@ -138,7 +142,8 @@ def build(images, *, architecture, depth_multiplier, num_classes,
   def apply(net, layer):
     if quantized:
       return _apply_quantized_layer(net, arch, layer)
-    return _apply_layer(net, arch, layer, is_training, batch_norm_decay)
+    return _apply_layer(net, arch, layer, is_training, batch_norm_decay,
+                        regularize)
 
   with tf.variable_scope(arch.scope):
     net = images
@@ -169,7 +174,8 @@ def build(images, *, architecture, depth_multiplier, num_classes,
           net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
           weights_initializer=tf.truncated_normal_initializer(
               stddev=arch.weights_stddev),
-          weights_regularizer=kernel_regularizer(arch, head),
+          weights_regularizer=(kernel_regularizer(arch, head) if regularize
+                               else None),
           biases_initializer=tf.zeros_initializer(), scope=head.scope)
       logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
   return common.NetOutputs(features=features, logits=logits)
