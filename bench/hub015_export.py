@@ -65,7 +65,8 @@ def hub015(cfg, module, prefix, out, runs):
                                   if module.kind == "classification" else None),
                      is_training=training, batch_norm_decay=momentum)
     outputs = {"logits": out.logits, "features": out.features}
-    for name, sig in signatures.tf1_signatures(module).items():
+    for name, sig in signatures.tf1_signatures(
+        signatures.interface(module)).items():
       inputs = {"images": images}
       if sig.bn_hparams:
         inputs["batch_norm_momentum"] = momentum

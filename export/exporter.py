@@ -64,9 +64,10 @@ def describe(cfg, module):
   size = (f"{cfg.input_size}x{cfg.input_size} "
           f"{'default, variable' if module.variable_input_size else 'fixed'}")
   if module.is_tf1_hub:
+    iface = signatures.interface(module)
     tags = " ".join("{" + ", ".join(f'"{t}"' for t in sorted(s)) + "}"
-                    for s in signatures.tf1_tag_sets(module))
-    sigs = ", ".join(signatures.tf1_signatures(module))
+                    for s in signatures.tf1_tag_sets(iface))
+    sigs = ", ".join(signatures.tf1_signatures(iface))
     return (f"{FORMAT_NAMES[module.format]}; tags {tags}; signatures {sigs}; "
             f"input {size}")
   return f"{FORMAT_NAMES[module.format]}; input {size}"
@@ -120,11 +121,26 @@ def _extracted(archive, prefix, cache_dir):
   return os.path.join(dest, prefix)
 
 
+def identical_groups(modules):
+  """Groups a config's `modules` that have the same files, in order.
+
+  Returns:
+    [[module, ...]]: modules with equal signatures.Interface, in the order
+    of their first member. The first of a group is exported, the others are
+    copies of it.
+  """
+  groups = {}
+  for module in modules:
+    groups.setdefault(signatures.interface(module), []).append(module)
+  return list(groups.values())
+
+
 def export_modules(cfg, prefix, planned, output_dir, log=print):
   """Writes each planned module from checkpoint `prefix`; returns their dirs.
 
   The checkpoint is checked against every planned module before the first is
-  written, so a mismatched checkpoint writes nothing.
+  written, so a mismatched checkpoint writes nothing. Modules with the same
+  files (see `identical_groups`) are written once and copied.
   """
   layouts = {p.module.handle: module_layout(cfg, p.module) for p in planned}
   needed = {}
@@ -132,13 +148,18 @@ def export_modules(cfg, prefix, planned, output_dir, log=print):
     needed.update(layout)
   values = checkpoint_lib.read_values(prefix, needed)
   publish.remove_stale_staging(output_dir)
-  written = []
-  for p in planned:
-    module_values = {name: values[name] for name in layouts[p.module.handle]}
-    written.append(_write(cfg, p.module, module_values, output_dir))
-    log(f"exported {p.module.handle} -> {p.dest} "
-        f"({FORMAT_NAMES[p.module.format]})")
-  return written
+  written = {}
+  for first, *copies in identical_groups([p.module for p in planned]):
+    module_values = {name: values[name] for name in layouts[first.handle]}
+    written[first.handle] = _write(cfg, first, module_values, output_dir)
+    log(f"exported {first.handle} -> {written[first.handle]} "
+        f"({FORMAT_NAMES[first.format]})")
+    for module in copies:
+      written[module.handle] = copy_module(output_dir, first.handle,
+                                           module.handle)
+      log(f"exported {module.handle} -> {written[module.handle]} "
+          f"(the files of {first.handle})")
+  return [written[p.module.handle] for p in planned]
 
 
 def export_module(cfg, module, prefix, output_dir):
@@ -147,8 +168,16 @@ def export_module(cfg, module, prefix, output_dir):
   return _write(cfg, module, values, output_dir)
 
 
+def copy_module(output_dir, source_handle, handle):
+  """Publishes a copy of the exported module `source_handle` as `handle`."""
+  with publish.staged_directory(output_dir, handle) as staging:
+    shutil.copytree(os.path.join(output_dir, source_handle), staging)
+  return os.path.join(output_dir, handle)
+
+
 def _write(cfg, module, values, output_dir):
   # Built aside and renamed into place: never a partial module.
   with publish.staged_directory(output_dir, module.handle) as staging:
-    _writer(module.format).write(cfg, module, values, staging)
+    _writer(module.format).write(cfg, signatures.interface(module), values,
+                                 staging)
   return os.path.join(output_dir, module.handle)

@@ -72,13 +72,18 @@ def _graph_mode_equality():
     tensor_lib.Tensor._USE_EQUALITY = previous
 
 
-def build_graph(cfg, module, training):
-  """Builds one tag set's graph of `module` in the default graph.
+def build_graph(cfg, iface, training):
+  """Builds one tag set's graph of a module in the default graph.
+
+  Args:
+    cfg: the VariantConfig.
+    iface: the module's signatures.Interface.
+    training: whether batch norm is in training mode (tags {"train"}).
 
   Returns:
     {signature name: SignatureDef}.
   """
-  size = None if module.variable_input_size else cfg.input_size
+  size = None if iface.variable_input_size else cfg.input_size
   images = tf.placeholder(tf.float32, [None, size, size, 3],
                           name=signatures.IMAGES_INPUT)
   inputs = {signatures.IMAGES_INPUT: images}
@@ -87,7 +92,7 @@ def build_graph(cfg, module, training):
     # hub.Module may feed a tensor of unknown shape; a fixed-size module
     # refuses other sizes at run time instead of computing on them.
     net_input = tf.ensure_shape(images, [None, size, size, 3])
-  if module.configurable_batch_norm_momentum:
+  if iface.batch_norm_momentum_input:
     momentum = tf.placeholder_with_default(
         tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM, tf.float32), [],
         name=signatures.BATCH_NORM_MOMENTUM_INPUT)
@@ -100,14 +105,13 @@ def build_graph(cfg, module, training):
         cfg.architecture, common.scale_images(net_input),
         depth_multiplier=cfg.depth_multiplier,
         num_classes=(architecture.NUM_CLASSES
-                     if module.kind == "classification" else None),
+                     if iface.kind == "classification" else None),
         is_training=training, batch_norm_decay=momentum,
-        quantized_input_bound=(signatures.quantized_input_bound(module)
-                               if module.quantized else None))
+        quantized_input_bound=iface.quantized_input_bound)
   outputs = {"logits": out.logits, "features": out.features}
   info = tf.saved_model.utils.build_tensor_info
   defs = {}
-  for name, sig in signatures.tf1_signatures(module).items():
+  for name, sig in signatures.tf1_signatures(iface).items():
     sig_inputs = dict(inputs)
     if sig.bn_hparams:
       sig_inputs[signatures.BATCH_NORM_MOMENTUM_INPUT] = momentum
@@ -220,12 +224,12 @@ def _save_variables(graph, values, export_dir):
                write_meta_graph=False, write_state=False)
 
 
-def write(cfg, module, values, export_dir):
-  """Writes `module` of variant `cfg` with variable `values` to `export_dir`.
+def write(cfg, iface, values, export_dir):
+  """Writes a module of variant `cfg` with variable `values` to `export_dir`.
 
   Args:
     cfg: the VariantConfig.
-    module: the config's Module to write (format "hub").
+    iface: the module's signatures.Interface (format "hub").
     values: {variable name: np.ndarray}, exactly the module's variables.
     export_dir: directory to create; must not exist yet.
   """
@@ -234,9 +238,9 @@ def write(cfg, module, values, export_dir):
                                                        cfg.input_size)
   os.makedirs(os.path.join(export_dir, "variables"))
   saved_model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-  for i, tags in enumerate(signatures.tf1_tag_sets(module)):
+  for i, tags in enumerate(signatures.tf1_tag_sets(iface)):
     with tf.Graph().as_default() as graph, _graph_mode_equality():
-      signature_defs = build_graph(cfg, module,
+      signature_defs = build_graph(cfg, iface,
                                    training=tags == signatures.TRAIN_TAGS)
       _check_graph(graph, layout)
       graph.add_to_collection(hub_protos.ATTACHMENTS_COLLECTION, attachment)

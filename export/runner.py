@@ -8,8 +8,10 @@ Both `export.one` and `export.export_all` go through `run`:
 2. Each module whose inputs (config fields, checkpoint hash, exporter
    version; see `manifest.inputs_digest`) match the manifest, and whose files
    are in place, is up to date. Every other module is exported by a worker:
-   built in fresh graphs, published atomically, packed as
-   `<handle>.tar.gz`, and recorded in the manifest by this process.
+   built in fresh graphs (or copied from a module of its config with the
+   same files, see `exporter.identical_groups`), published atomically,
+   packed as `<handle>.tar.gz`, and recorded in the manifest by this
+   process.
 3. One line per module as it finishes, then a summary table.
 
 Workers are spawned (no TensorFlow state is forked), replaced after about
@@ -116,18 +118,34 @@ def prepare_checkpoint(cfg, source):
   return prefix, checkpoint_lib.checkpoint_sha256(prefix), messages
 
 
-def export_and_pack(cfg, module, prefix, checkpoint_sha256, inputs,
+def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
                     output_dir):
-  """Exports one module and its archive; returns its manifest Entry
-  (`inputs`: the digest the coordinator found stale)."""
-  dest = exporter.export_module(cfg, module, prefix, output_dir)
-  archive = package.archive_path(output_dir, module.handle)
-  sha256, size = package.pack(dest, archive)
-  return manifest_lib.Entry(
-      handle=module.handle, config=cfg.name, format=module.format,
-      archive=os.path.relpath(archive, output_dir), sha256=sha256, size=size,
-      checkpoint_sha256=checkpoint_sha256,
-      exporter_version=manifest_lib.exporter_version(), inputs=inputs)
+  """Exports modules with the same files (`exporter.identical_groups`): the
+  first, then copies; packs each.
+
+  Args:
+    inputs: the digests the coordinator found stale, one per module.
+
+  Returns:
+    [(manifest Entry, seconds spent on that module)], one per module.
+  """
+  done = []
+  for module, digest in zip(modules, inputs):
+    start = time.monotonic()
+    if module is modules[0]:
+      dest = exporter.export_module(cfg, module, prefix, output_dir)
+    else:
+      dest = exporter.copy_module(output_dir, modules[0].handle,
+                                  module.handle)
+    archive = package.archive_path(output_dir, module.handle)
+    sha256, size = package.pack(dest, archive)
+    done.append((manifest_lib.Entry(
+        handle=module.handle, config=cfg.name, format=module.format,
+        archive=os.path.relpath(archive, output_dir), sha256=sha256,
+        size=size, checkpoint_sha256=checkpoint_sha256,
+        exporter_version=manifest_lib.exporter_version(), inputs=digest),
+                 time.monotonic() - start))
+  return done
 
 
 def _peak_rss_bytes():
@@ -297,8 +315,14 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
         break
       (task, cfg, what), (value, error, seconds, rss) = workers.next_done()
       if task == "export":
-        finish(Result(what.handle, cfg.name, FAILED if error else EXPORTED,
-                      seconds, error, rss), value)
+        for i, module in enumerate(what):
+          if error:
+            finish(Result(module.handle, cfg.name, FAILED, seconds, error,
+                          rss))
+          else:
+            entry, module_seconds = value[i]
+            finish(Result(module.handle, cfg.name, EXPORTED, module_seconds,
+                          None, rss), entry)
         continue
       if error:  # The config's checkpoint: all its modules fail with it.
         for p in what:
@@ -308,15 +332,20 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
       prefix, checkpoint_sha256, messages = value
       for message in messages:
         print(f"{cfg.name}: {message}", file=out, flush=True)
+      stale = {}
       for p in what:
         digest = manifest_lib.inputs_digest(cfg, p.module, checkpoint_sha256)
         if not force and manifest_lib.up_to_date(
             entries.get(p.module.handle), output_dir, digest):
           finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
         else:
-          exports.append((("export", cfg, p.module), export_and_pack, cfg,
-                          p.module, prefix, checkpoint_sha256, digest,
-                          output_dir))
+          stale[p.module.handle] = digest
+      # Modules with the same files are exported once, then copied.
+      for group in exporter.identical_groups(
+          [p.module for p in what if p.module.handle in stale]):
+        exports.append((("export", cfg, group), export_and_pack, cfg, group,
+                        prefix, checkpoint_sha256,
+                        [stale[m.handle] for m in group], output_dir))
   except KeyboardInterrupt:
     workers.close(wait=False)
     raise

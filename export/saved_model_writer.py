@@ -48,8 +48,8 @@ class _SlimVariables:
     return self.variables[name]
 
 
-def _build_call(cfg, module, slim_variables):
-  num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
+def _build_call(cfg, iface, slim_variables):
+  num_classes = (architecture.NUM_CLASSES if iface.kind == "classification"
                  else None)
 
   # Autograph would rewrite all of Slim on every trace: slow, and Python
@@ -67,7 +67,7 @@ def _build_call(cfg, module, slim_variables):
                        regularize=False)
     return out.logits if num_classes else out.features
 
-  size = None if module.variable_input_size else cfg.input_size
+  size = None if iface.variable_input_size else cfg.input_size
   images = tf.TensorSpec([None, size, size, 3], tf.float32)
   momentum = tf.TensorSpec([], tf.float32)
   for training in (False, True):
@@ -81,17 +81,17 @@ def _loss_function(regularizer, variable):
                      autograph=False)
 
 
-def write(cfg, module, values, export_dir):
-  """Writes `module` of variant `cfg` with variable `values` to `export_dir`.
+def write(cfg, iface, values, export_dir):
+  """Writes a module of variant `cfg` with variable `values` to `export_dir`.
 
   Args:
     cfg: the VariantConfig.
-    module: the config's Module to write (format "saved_model_2").
+    iface: the module's signatures.Interface (format "saved_model_2").
     values: {variable name: np.ndarray}, exactly the module's variables.
     export_dir: directory to create.
   """
   slim_variables = _SlimVariables(values)
-  call = _build_call(cfg, module, slim_variables)
+  call = _build_call(cfg, iface, slim_variables)
   if set(slim_variables.variables) != set(values):
     raise RuntimeError(
         f"graph variables differ from the module layout: "
@@ -102,7 +102,7 @@ def write(cfg, module, values, export_dir):
   root.__call__ = call
   root.variables = ordered
   root.trainable_variables = [v for v in ordered if v.trainable]
-  num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
+  num_classes = (architecture.NUM_CLASSES if iface.kind == "classification"
                  else None)
   regularizers = nets.regularized_kernels(cfg.architecture,
                                           cfg.depth_multiplier, num_classes)

@@ -5,6 +5,7 @@ generator and the tests. No TensorFlow here.
 """
 
 import collections
+import dataclasses
 
 # Batch norm momentum of version 3+ modules, settable by the consumer; older
 # versions keep the training default of the architecture.
@@ -20,33 +21,63 @@ INFERENCE_TAGS = frozenset()
 Signature = collections.namedtuple("Signature", ["output", "bn_hparams"])
 
 
-def tf1_signatures(module):
+@dataclasses.dataclass(frozen=True)
+class Interface:
+  """All a writer reads of a module; the rest (version, handle, card) only
+  names and describes it.
+
+  Two modules of one config with equal interfaces have the same files, e.g.
+  MobileNet V2's versions 1 and 2, whose changelog is about their cards: the
+  exporter writes such modules once and copies them.
+  """
+  format: str
+  kind: str                   # classification | feature_vector
+  variable_input_size: bool   # Other input sizes than the config's.
+  batch_norm_momentum_input: bool  # Fine-tuning with a settable momentum.
+  quantized_input_bound: float = None  # Set for quantops modules only.
+
+  @property
+  def quantized(self):
+    return self.quantized_input_bound is not None
+
+
+def interface(module):
+  """The Interface of a config.Module."""
+  return Interface(
+      format=module.format, kind=module.kind,
+      variable_input_size=module.variable_input_size,
+      batch_norm_momentum_input=module.configurable_batch_norm_momentum,
+      quantized_input_bound=(quantized_input_bound(module)
+                             if module.quantized else None))
+
+
+def tf1_signatures(iface):
   """Returns {signature name: Signature} of a TF1 Hub format module.
 
   A classification module also computes feature vectors; a feature vector
   module has no classifier. Version 3 adds `*_with_bn_hparams` variants that
   take the batch norm momentum as a second input.
   """
-  main = "logits" if module.kind == "classification" else "features"
+  main = "logits" if iface.kind == "classification" else "features"
   sigs = {"default": Signature(main, False)}
-  if module.kind == "classification":
+  if iface.kind == "classification":
     sigs["image_classification"] = Signature("logits", False)
   sigs["image_feature_vector"] = Signature("features", False)
-  if module.configurable_batch_norm_momentum:
+  if iface.batch_norm_momentum_input:
     for name in list(sigs):
       if name != "default":
         sigs[f"{name}_with_bn_hparams"] = Signature(sigs[name].output, True)
   return sigs
 
 
-def tf1_tag_sets(module):
+def tf1_tag_sets(iface):
   """Quantops modules are inference graphs only (the cards say so)."""
-  return [INFERENCE_TAGS] if module.quantized else [INFERENCE_TAGS,
-                                                     TRAIN_TAGS]
+  return [INFERENCE_TAGS] if iface.quantized else [INFERENCE_TAGS, TRAIN_TAGS]
 
 
 def quantized_input_bound(module):
-  """Input range [-bound, bound] of a quantops module's input fake-quant.
+  """Input range [-bound, bound] of a quantops config.Module's input
+  fake-quant.
 
   Version 3 overestimates it by 0.05% to avoid a crash in some TFLite/toco
   versions (its changelog; TF Hub GitHub issue 109).

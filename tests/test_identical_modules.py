@@ -1,0 +1,97 @@
+"""Modules of one config with the same files are exported once, then copied.
+
+Which modules have the same files is decided by signatures.Interface, all a
+writer reads of a module. These tests pin which modules of the family share
+files, check that the copies are what an export of their own would write,
+and that the runner (export.one, export_all) reports and packs each.
+"""
+
+import filecmp
+import json
+import os
+
+from export import config
+from export import exporter
+from export import signatures
+from tests.conftest import run_cli
+
+
+def _tail(handle):
+  return "/".join(handle.split("/")[-2:])
+
+
+def test_only_v2_versions_1_and_2_share_files_across_the_family():
+  """And seed 000's test-bucket module, a second handle for a V1 module."""
+  shared = set()
+  for path in sorted(os.listdir(config.CONFIGS_DIR)):
+    if not path.endswith(".yaml"):
+      continue
+    cfg = config.load(os.path.join(config.CONFIGS_DIR, path))
+    for group in exporter.identical_groups(cfg.modules):
+      if len(group) > 1:
+        shared.add((cfg.name if cfg.architecture == "mobilenet_v1"
+                    else cfg.architecture,
+                    tuple(_tail(m.handle) for m in group)))
+  assert shared == {
+      ("v1_050_128", ("classification/1", "classification/1")),
+      ("mobilenet_v2", ("classification/1", "classification/2")),
+      ("mobilenet_v2", ("feature_vector/1", "feature_vector/2"))}
+
+
+def test_interface_ignores_what_only_names_or_describes_a_module():
+  cfg = config.load("v1_025_128_quant")
+  q1, q3 = (cfg.module(f"google/imagenet/mobilenet_v1_025_128/quantops/"
+                       f"classification/{v}") for v in (1, 3))
+  # Version 3's input range is 0.05% wider: different graphs.
+  assert signatures.interface(q1) != signatures.interface(q3)
+  assert signatures.interface(q3).quantized_input_bound == 1.0005
+  v2 = config.load("v2_050_96")
+  one, two = (v2.module(f"google/imagenet/mobilenet_v2_050_96/"
+                        f"classification/{v}") for v in (1, 2))
+  assert signatures.interface(one) == signatures.interface(two)
+
+
+def _same_tree(a, b):
+  cmp = filecmp.dircmp(a, b)
+  files = [os.path.join(d, f) for d, _, fs in os.walk(a) for f in fs]
+  assert files
+  for path in files:
+    other = os.path.join(b, os.path.relpath(path, a))
+    assert filecmp.cmp(path, other, shallow=False), path
+  assert not cmp.left_only and not cmp.right_only
+
+
+def test_copies_are_byte_identical_to_their_own_export(variant, tmp_path,
+                                                       synthetic_checkpoint):
+  v = variant("v2_050_96")
+  first, copy = (v.modules[f"google/imagenet/mobilenet_v2_050_96/"
+                           f"classification/{n}"] for n in (1, 2))
+  _same_tree(first, copy)
+  # What exporting version 2 on its own writes: the same (TF1 modules are
+  # reproducible byte for byte).
+  module = v.cfg.module("google/imagenet/mobilenet_v2_050_96/"
+                        "classification/2")
+  own = exporter.export_module(v.cfg, module, synthetic_checkpoint(
+      "v2_050_96"), str(tmp_path))
+  _same_tree(own, copy)
+
+
+def test_runner_exports_once_then_copies_and_packs_each(tmp_path):
+  handles = [f"google/imagenet/mobilenet_v2_035_96/classification/{v}"
+             for v in (1, 2)]
+  out = tmp_path / "out"
+  result = run_cli("one", "--config=v2_035_96", "--synthetic",
+                   f"--output_dir={out}", f"--cache_dir={tmp_path / 'cache'}",
+                   *(f"--only={h}" for h in handles))
+  assert result.returncode == 0, result.stdout + result.stderr
+  lines = [l for l in result.stdout.splitlines() if "exported" in l and
+           "mobilenet_v2_035_96/classification/" in l]
+  assert len(lines) == 2
+  seconds = [float(l.rsplit(None, 1)[-1].rstrip("s")) for l in lines]
+  assert seconds[1] < seconds[0] / 2  # A copy, not a second export.
+  _same_tree(out / handles[0], out / handles[1])
+  with open(out / "manifest.json") as f:
+    entries = json.load(f)["modules"]
+  assert set(entries) == set(handles)
+  for h in handles:
+    assert os.path.isfile(out / entries[h]["archive"])
