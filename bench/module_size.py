@@ -2,8 +2,10 @@ r"""On-disk size of each module kind against its parameter bytes.
 
   .venv/bin/python bench/module_size.py [--configs v1_100_224,...]
 
-Exports every module of the given configs from synthetic checkpoints and
-prints JSON per module: parameter bytes (float32 values of the variables it
+Exports every module of the given configs (default: for each architecture,
+multiplier and quantization, the config with the smallest input size, so
+every parameter layout of the family) from synthetic checkpoints and prints
+JSON per module: parameter bytes (float32 values of the variables it
 holds, from the architecture tables), the size of its `variables/` and of
 the whole directory, and their ratios to the parameter bytes. The targets:
 variables at most 1.02x the parameters, the module at most that plus 1 MiB.
@@ -28,16 +30,29 @@ def tree_bytes(path):
              for d, _, files in os.walk(path) for f in files)
 
 
+def _one_per_layout(config):
+  """Per (architecture, multiplier, quantized), the smallest input size:
+  the parameters do not depend on the input size, the graphs barely."""
+  smallest = {}
+  for path in sorted(os.listdir(config.CONFIGS_DIR)):
+    if path.endswith(".yaml"):
+      cfg = config.load(path[:-len(".yaml")])
+      key = (cfg.architecture, cfg.depth_multiplier, cfg.quantized)
+      if key not in smallest or cfg.input_size < smallest[key].input_size:
+        smallest[key] = cfg
+  return [cfg.name for _, cfg in sorted(smallest.items())]
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--configs", default="v1_100_224,v1_025_128_quant,"
-                      "v2_140_224,v2_035_96")
+  parser.add_argument("--configs", default="")
   args = parser.parse_args()
   from export import config, exporter, synthetic_checkpoint  # pylint: disable=g-import-not-at-top
+  names = args.configs.split(",") if args.configs else _one_per_layout(config)
   report, worst = {}, {"variables_ratio": 0.0, "module_overhead_mib": 0.0}
   work = tempfile.mkdtemp(prefix="bench_size_")
   try:
-    for name in args.configs.split(","):
+    for name in names:
       cfg = config.load(name)
       prefix = synthetic_checkpoint.write(
           cfg, os.path.join(work, "ckpt", name, "model.ckpt"))
@@ -62,7 +77,10 @@ def main():
             "all_within_targets", True) and entry["within_targets"]
   finally:
     shutil.rmtree(work, ignore_errors=True)
-  print(json.dumps({"modules": report, "worst": worst}, indent=1))
+  worst["modules_over_targets"] = sorted(
+      h for h, e in report.items() if not e["within_targets"])
+  print(json.dumps({"configs": names, "modules": report, "worst": worst},
+                   indent=1))
 
 
 if __name__ == "__main__":
