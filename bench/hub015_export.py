@@ -4,7 +4,8 @@ r"""Our TF1 Hub format writer against tensorflow-hub 0.15's own exporter.
 
 Exports the same TF1 module (the same Slim graph, from the same synthetic
 checkpoint) two ways, each in its own venv and process, and prints JSON with
-the median seconds of each (first run excluded):
+the median seconds of each (first run excluded) and the size of the graphs
+each wrote (`saved_model.pb`):
 
 * ours: `export.hub_v1_writer` via `exporter.export_module` (TF 2.21);
 * hub 0.15: `hub.create_module_spec(module_fn, tags_and_args)` then
@@ -29,13 +30,16 @@ LEGACY_PYTHON = os.path.join(REPO, ".venv-legacy", "bin", "python")
 
 
 def _timed_runs(export, runs):
+  """Runs export(i) -> module directory `runs` times."""
   times = []
   for i in range(runs):
     start = time.perf_counter()
-    export(i)
+    module_dir = export(i)
     times.append(time.perf_counter() - start)
   return {"median_seconds": round(statistics.median(times[1:] or times), 2),
-          "first_seconds": round(times[0], 2)}
+          "first_seconds": round(times[0], 2),
+          "saved_model_pb_bytes": os.path.getsize(
+              os.path.join(module_dir, "saved_model.pb"))}
 
 
 def ours(cfg, module, prefix, out, runs):
@@ -81,6 +85,7 @@ def hub015(cfg, module, prefix, out, runs):
         module_fn, tags_and_args=[(set(), {"training": False}),
                                   ({"train"}, {"training": True})])
     spec.export(os.path.join(out, str(i)), checkpoint_path=prefix)
+    return os.path.join(out, str(i))
 
   return _timed_runs(export, runs)
 
