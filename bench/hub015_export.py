@@ -53,7 +53,7 @@ def hub015(cfg, module, prefix, out, runs):
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
   from tensorflow_hub import image_module_info_pb2  # pylint: disable=g-import-not-at-top
-  from export import architecture, nets, signatures  # pylint: disable=g-import-not-at-top
+  from export import nets, signatures  # pylint: disable=g-import-not-at-top
   from export.nets import common  # pylint: disable=g-import-not-at-top
   tf.disable_eager_execution()
 
@@ -65,8 +65,7 @@ def hub015(cfg, module, prefix, out, runs):
                 if module.configurable_batch_norm_momentum else None)
     out = nets.build(cfg.architecture, common.scale_images(images),
                      depth_multiplier=cfg.depth_multiplier,
-                     num_classes=(architecture.NUM_CLASSES
-                                  if module.kind == "classification" else None),
+                     num_classes=signatures.interface(module).num_classes,
                      is_training=training, batch_norm_decay=momentum)
     outputs = {"logits": out.logits, "features": out.features}
     for name, sig in signatures.tf1_signatures(

@@ -56,11 +56,14 @@ def main():
       cfg = config.load(name)
       prefix = synthetic_checkpoint.write(
           cfg, os.path.join(work, "ckpt", name, "model.ckpt"))
-      for module in cfg.modules:
+      planned = exporter.plan(cfg, os.path.join(work, "out"))
+      # Modules with the same files are written once (as export_all does).
+      paths = exporter.export_modules(cfg, prefix, planned,
+                                      os.path.join(work, "out"),
+                                      log=lambda _: None)
+      for module, path in zip(cfg.modules, paths):
         layout = exporter.module_layout(cfg, module)
         params = sum(int(np.prod(shape)) * 4 for shape in layout.values())
-        path = exporter.export_module(cfg, module, prefix,
-                                      os.path.join(work, "out"))
         variables = tree_bytes(os.path.join(path, "variables"))
         total = tree_bytes(path)
         entry = {

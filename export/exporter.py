@@ -35,10 +35,9 @@ class Planned:
 
 def module_layout(cfg, module):
   """{variable name: shape} that `module` holds."""
-  num_classes = (architecture.NUM_CLASSES if module.kind == "classification"
-                 else None)
-  return architecture.variable_layout(cfg.architecture, cfg.depth_multiplier,
-                                      num_classes, quantized=cfg.quantized)
+  return architecture.variable_layout(
+      cfg.architecture, cfg.depth_multiplier,
+      signatures.interface(module).num_classes, quantized=cfg.quantized)
 
 
 def select(cfg, only=None):
@@ -149,30 +148,33 @@ def export_modules(cfg, prefix, planned, output_dir, log=print):
   values = checkpoint_lib.read_values(prefix, needed)
   publish.remove_stale_staging(output_dir)
   written = {}
-  for first, *copies in identical_groups([p.module for p in planned]):
-    module_values = {name: values[name] for name in layouts[first.handle]}
-    written[first.handle] = _write(cfg, first, module_values, output_dir)
-    log(f"exported {first.handle} -> {written[first.handle]} "
-        f"({FORMAT_NAMES[first.format]})")
-    for module in copies:
-      written[module.handle] = copy_module(output_dir, first.handle,
-                                           module.handle)
-      log(f"exported {module.handle} -> {written[module.handle]} "
-          f"(the files of {first.handle})")
+  for group in identical_groups([p.module for p in planned]):
+    first = group[0]
+    group_values = {name: values[name] for name in layouts[first.handle]}
+    for module, dest in export_group(cfg, group, group_values, output_dir):
+      written[module.handle] = dest
+      log(f"exported {module.handle} -> {dest} " + (
+          f"({FORMAT_NAMES[module.format]})" if module is first
+          else f"(the files of {first.handle})"))
   return [written[p.module.handle] for p in planned]
+
+
+def export_group(cfg, group, values, output_dir):
+  """Writes the first of `group` (see `identical_groups`) from `values`, then
+  copies it as the others; yields (module, its directory) as each is
+  published."""
+  first = group[0]
+  yield first, _write(cfg, first, values, output_dir)
+  for module in group[1:]:
+    with publish.staged_directory(output_dir, module.handle) as staging:
+      shutil.copytree(os.path.join(output_dir, first.handle), staging)
+    yield module, os.path.join(output_dir, module.handle)
 
 
 def export_module(cfg, module, prefix, output_dir):
   """Writes one module from checkpoint `prefix`; returns its directory."""
   values = checkpoint_lib.read_values(prefix, module_layout(cfg, module))
   return _write(cfg, module, values, output_dir)
-
-
-def copy_module(output_dir, source_handle, handle):
-  """Publishes a copy of the exported module `source_handle` as `handle`."""
-  with publish.staged_directory(output_dir, handle) as staging:
-    shutil.copytree(os.path.join(output_dir, source_handle), staging)
-  return os.path.join(output_dir, handle)
 
 
 def _write(cfg, module, values, output_dir):

@@ -24,7 +24,6 @@ import tensorflow.compat.v1 as tf
 from tensorflow.core.framework import variable_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from export import architecture
 from export import hub_protos
 from export import nets
 from export import signatures
@@ -104,8 +103,7 @@ def build_graph(cfg, iface, training):
     out = nets.build(
         cfg.architecture, common.scale_images(net_input),
         depth_multiplier=cfg.depth_multiplier,
-        num_classes=(architecture.NUM_CLASSES
-                     if iface.kind == "classification" else None),
+        num_classes=iface.num_classes,
         is_training=training, batch_norm_decay=momentum,
         quantized_input_bound=iface.quantized_input_bound)
   outputs = {"logits": out.logits, "features": out.features}

@@ -129,14 +129,11 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
   Returns:
     [(manifest Entry, seconds spent on that module)], one per module.
   """
-  done = []
-  for module, digest in zip(modules, inputs):
-    start = time.monotonic()
-    if module is modules[0]:
-      dest = exporter.export_module(cfg, module, prefix, output_dir)
-    else:
-      dest = exporter.copy_module(output_dir, modules[0].handle,
-                                  module.handle)
+  done, start = [], time.monotonic()
+  values = checkpoint_lib.read_values(
+      prefix, exporter.module_layout(cfg, modules[0]))
+  published = exporter.export_group(cfg, modules, values, output_dir)
+  for (module, dest), digest in zip(published, inputs):
     archive = package.archive_path(output_dir, module.handle)
     sha256, size = package.pack(dest, archive)
     done.append((manifest_lib.Entry(
@@ -145,6 +142,7 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
         size=size, checkpoint_sha256=checkpoint_sha256,
         exporter_version=manifest_lib.exporter_version(), inputs=digest),
                  time.monotonic() - start))
+    start = time.monotonic()
   return done
 
 

@@ -16,7 +16,6 @@ own `tf.Variable`s, created once from the checkpoint values.
 
 import tensorflow as tf
 
-from export import architecture
 from export import nets
 from export import signatures
 from export.nets import common
@@ -49,8 +48,7 @@ class _SlimVariables:
 
 
 def _build_call(cfg, iface, slim_variables):
-  num_classes = (architecture.NUM_CLASSES if iface.kind == "classification"
-                 else None)
+  num_classes = iface.num_classes
 
   # Autograph would rewrite all of Slim on every trace: slow, and Python
   # control flow here only walks the layer tables.
@@ -102,10 +100,9 @@ def write(cfg, iface, values, export_dir):
   root.__call__ = call
   root.variables = ordered
   root.trainable_variables = [v for v in ordered if v.trainable]
-  num_classes = (architecture.NUM_CLASSES if iface.kind == "classification"
-                 else None)
   regularizers = nets.regularized_kernels(cfg.architecture,
-                                          cfg.depth_multiplier, num_classes)
+                                          cfg.depth_multiplier,
+                                          iface.num_classes)
   root.regularization_losses = [
       _loss_function(regularizer, slim_variables.variables[name])
       for name, regularizer in regularizers.items()]

@@ -7,6 +7,8 @@ generator and the tests. No TensorFlow here.
 import collections
 import dataclasses
 
+from export import architecture
+
 # Batch norm momentum of version 3+ modules, settable by the consumer; older
 # versions keep the training default of the architecture.
 DEFAULT_BATCH_NORM_MOMENTUM = 0.99
@@ -39,6 +41,12 @@ class Interface:
   @property
   def quantized(self):
     return self.quantized_input_bound is not None
+
+  @property
+  def num_classes(self):
+    """Size of the classifier, or None: a feature vector module has none."""
+    return (architecture.NUM_CLASSES if self.kind == "classification"
+            else None)
 
 
 def interface(module):

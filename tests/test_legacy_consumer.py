@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 
 from export import architecture
+from export import signatures
 from tests import card_facts
 from tests.conftest import LEGACY_PYTHON, images
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "legacy_consumer.py")
+LEGACY_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ["PATH"]}
 KERAS_SCRIPT = os.path.join(os.path.dirname(__file__),
                             "legacy_keras_consumer.py")
 
@@ -53,8 +55,7 @@ def legacy(variant, tmp_path_factory):
     tf1 = {h: d for h, d in v.modules.items() if v.cfg.module(h).is_tf1_hub}
     proc = subprocess.Popen(
         [LEGACY_PYTHON, SCRIPT, path, *tf1.values()], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ["PATH"]})
+        stderr=subprocess.PIPE, text=True, env=LEGACY_ENV)
     running[name] = (proc, tf1)
   results = {}
   for name, (proc, tf1) in running.items():
@@ -137,8 +138,7 @@ def test_batch_norm_momentum_sets_moving_average_update(legacy, name, handle):
 def _run_legacy(script, images_path, module_dirs):
   proc = subprocess.run(
       [LEGACY_PYTHON, script, images_path, *module_dirs], capture_output=True,
-      text=True, timeout=1800, check=False,
-      env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ["PATH"]})
+      text=True, timeout=1800, check=False, env=LEGACY_ENV)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -163,8 +163,7 @@ def test_tf2_modules_in_keras_layer_of_tf_2_15(variant, tmp_path, name):
     np.testing.assert_allclose(np.array(obs["outputs"]), expected, atol=1e-5,
                                rtol=0)
     assert obs["training_output_shape"] == list(expected.shape)
-    num_classes = (architecture.NUM_CLASSES
-                   if module.kind == "classification" else None)
+    num_classes = signatures.interface(module).num_classes
     layers = architecture.layers(v.cfg.architecture, v.cfg.depth_multiplier,
                                  num_classes)
     assert obs["num_losses"] == len(nets.regularized_kernels(
