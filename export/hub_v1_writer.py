@@ -145,8 +145,57 @@ def _meta_graph(graph, tags, signature_defs):
   meta_graph.meta_info_def.tags.extend(sorted(tags))
   for name, signature_def in signature_defs.items():
     meta_graph.signature_def[name].CopyFrom(signature_def)
+  _share_variable_reads(meta_graph)
   _trim(meta_graph)
   return meta_graph
+
+
+def _variable_defs(meta_graph):
+  """The VariableDefs of `meta_graph`'s variable collections."""
+  for key, collection in meta_graph.collection_def.items():
+    if key in VARIABLE_COLLECTIONS:
+      for serialized in collection.bytes_list.value:
+        yield variable_pb2.VariableDef.FromString(serialized)
+
+
+def _node_name(tensor):
+  """"^a", "a:1", "a" -> "a"."""
+  return tensor.lstrip("^").split(":")[0]
+
+
+def _share_variable_reads(meta_graph):
+  """Makes every use of a variable read its snapshot, in place.
+
+  Graph building in TF2 reads a resource variable anew at each use (each conv,
+  each batch norm parameter), where TF1's ref variables had one `<var>/read`.
+  Reads of one variable without control inputs are interchangeable within a
+  run (none is ordered against an assignment), so each is replaced by the
+  snapshot read that the variable's VariableDef names and every loader keeps;
+  _trim then drops the unused reads, a sixth of the graph.
+  """
+  nodes = {node.name: node for node in meta_graph.graph_def.node}
+  snapshot_of = {}  # Variable handle node: its snapshot ReadVariableOp.
+  for variable_def in _variable_defs(meta_graph):
+    snapshot = nodes[_node_name(variable_def.snapshot_name)]
+    if snapshot.op != "ReadVariableOp" or len(snapshot.input) != 1:
+      raise RuntimeError(f"unexpected variable snapshot: {snapshot}")
+    snapshot_of[snapshot.input[0]] = snapshot
+  replaced = {}  # Read node: the snapshot replacing it.
+  for node in meta_graph.graph_def.node:
+    snapshot = snapshot_of.get(node.input[0]) if node.input else None
+    if (node.op == "ReadVariableOp" and len(node.input) == 1 and
+        snapshot is not None and node.attr["dtype"] == snapshot.attr["dtype"]):
+      replaced[node.name] = snapshot.name
+  for node in meta_graph.graph_def.node:
+    inputs = []
+    for tensor in node.input:
+      name = _node_name(tensor)
+      if name in replaced:
+        tensor = tensor.replace(name, replaced[name], 1)
+      # Two control inputs may now name the same read.
+      if not (tensor.startswith("^") and tensor in inputs):
+        inputs.append(tensor)
+    node.input[:] = inputs
 
 
 # Attrs TF writes for its own bookkeeping that loading does not need:
@@ -164,17 +213,12 @@ def _graph_roots(meta_graph):
     for tensor_info in (*signature_def.inputs.values(),
                         *signature_def.outputs.values()):
       names.add(tensor_info.name)
-  variable_def = variable_pb2.VariableDef()
-  for key, collection in meta_graph.collection_def.items():
+  for collection in meta_graph.collection_def.values():
     names.update(collection.node_list.value)
-    if key in VARIABLE_COLLECTIONS:
-      for serialized in collection.bytes_list.value:
-        variable_def.ParseFromString(serialized)
-        names.update((variable_def.variable_name,
-                      variable_def.initializer_name,
-                      variable_def.snapshot_name,
-                      variable_def.initial_value_name))
-  return {name.split(":")[0] for name in names if name}
+  for variable_def in _variable_defs(meta_graph):
+    names.update((variable_def.variable_name, variable_def.initializer_name,
+                  variable_def.snapshot_name, variable_def.initial_value_name))
+  return {_node_name(name) for name in names if name}
 
 
 def _trim(meta_graph):
@@ -192,7 +236,7 @@ def _trim(meta_graph):
     name = pending.pop()
     if name not in needed:
       needed.add(name)
-      pending.extend(i.lstrip("^").split(":")[0] for i in nodes[name].input)
+      pending.extend(_node_name(tensor) for tensor in nodes[name].input)
   kept = [node for node in graph_def.node if node.name in needed]
   for node in kept:
     for attr in _BOOKKEEPING_ATTRS:

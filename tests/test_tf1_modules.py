@@ -5,6 +5,9 @@ import os
 import numpy as np
 import pytest
 
+from tensorflow.core.framework import variable_pb2
+
+from export import exporter
 from export import hub_protos
 from tests import card_facts
 from tests.conftest import images
@@ -127,6 +130,15 @@ def test_hub_format_files(variant, name, handle):
     assert not {n.op for n in nodes} & {"SaveV2", "RestoreV2",
                                         "VarIsInitializedOp"}
     assert not any("_output_shapes" in n.attr for n in nodes)
+    # Every use reads a variable through its snapshot, as TF1's `<var>/read`:
+    # one ReadVariableOp per variable, the one its VariableDef names.
+    snapshots = set()
+    for serialized in meta.collection_def["variables"].bytes_list.value:
+      variable_def = variable_pb2.VariableDef.FromString(serialized)
+      snapshots.add(variable_def.snapshot_name.split(":")[0])
+    reads = {n.name for n in nodes if n.op == "ReadVariableOp"}
+    assert reads == snapshots
+    assert len(snapshots) == len(exporter.module_layout(v.cfg, module))
     if module.version == 3:
       sig = meta.signature_def["image_feature_vector" + card_facts.BN]
       assert set(sig.inputs) == {"images", "batch_norm_momentum"}
