@@ -182,9 +182,10 @@ def _share_variable_reads(meta_graph):
     snapshot_of[snapshot.input[0]] = snapshot
   replaced = {}  # Read node: the snapshot replacing it.
   for node in meta_graph.graph_def.node:
-    snapshot = snapshot_of.get(node.input[0]) if node.input else None
-    if (node.op == "ReadVariableOp" and len(node.input) == 1 and
-        snapshot is not None and node.attr["dtype"] == snapshot.attr["dtype"]):
+    if node.op != "ReadVariableOp" or len(node.input) != 1:
+      continue  # Not a read, or a read ordered by a control input.
+    snapshot = snapshot_of.get(node.input[0])
+    if snapshot is not None and node.attr["dtype"] == snapshot.attr["dtype"]:
       replaced[node.name] = snapshot.name
   for node in meta_graph.graph_def.node:
     inputs = []
