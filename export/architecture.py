@@ -17,10 +17,11 @@ import dataclasses
 NUM_CLASSES = 1001  # ImageNet's 1000 classes plus "background" at index 0.
 BATCH_NORM_PARAMS = ("beta", "gamma", "moving_mean", "moving_variance")
 RELU6 = "relu6"
-# Variables tf.contrib.quantize adds per layer (scalars, "<layer>/<name>/min"
+# Variables tf.contrib.quantize adds per layer (scalars "<context>/<name>/min"
 # and ".../max"): the range of the (batch-norm folded) weights, and the moving
 # range of the layer's output (after its activation, or after the bias add of
-# the classifier).
+# the classifier). Its context is the name scope of the layer's ops, not of
+# its variables: see `op_scope`.
 QUANT_RANGES = ("weights_quant", "act_quant")
 
 # A layer as the graph and the checkpoint see it: its scope below the network
@@ -139,6 +140,10 @@ class Architecture:
   weight_decay: float = 0.00004  # L2 on full convolutions (not depthwise).
   weights_stddev: float = 0.09   # Truncated normal initializer.
   dropout_scope: str = "Dropout"
+  # Slim's mobilenet_v1() passes its variable scope object to
+  # mobilenet_v1_base(), which re-enters it: the body's variables stay
+  # "MobilenetV1/...", but its ops are named "MobilenetV1/MobilenetV1/...".
+  body_reenters_scope: bool = False
 
 
 ARCHITECTURES = {
@@ -146,7 +151,8 @@ ARCHITECTURES = {
     "mobilenet_v1": Architecture("MobilenetV1", mobilenet_v1_blocks,
                                  batch_norm_decay=0.9997,
                                  dropout_keep_prob=0.999,
-                                 dropout_scope="Dropout_1b"),
+                                 dropout_scope="Dropout_1b",
+                                 body_reenters_scope=True),
     # mobilenet.training_scope() defaults.
     "mobilenet_v2": Architecture("MobilenetV2", mobilenet_v2_blocks,
                                  batch_norm_decay=0.997,
@@ -162,9 +168,12 @@ def get(architecture):
                      f"{sorted(ARCHITECTURES)}") from None
 
 
+LOGITS_SCOPE = "Logits/Conv2d_1c_1x1"
+
+
 def logits_layer(num_features_in, num_classes):
   """The classifier: a 1x1 convolution with biases over the pooled features."""
-  return Layer("Logits/Conv2d_1c_1x1", "conv",
+  return Layer(LOGITS_SCOPE, "conv",
                (1, 1, num_features_in, num_classes), 1, num_classes, False,
                None)
 
@@ -180,6 +189,28 @@ def layers(architecture, depth_multiplier, num_classes=NUM_CLASSES):
 
 def kernel_name(architecture, layer):
   return f"{get(architecture).scope}/{layer.scope}/{KERNEL_NAMES[layer.op]}"
+
+
+def body_op_scope(architecture):
+  """Name scope of the body's ops (see Architecture.body_reenters_scope)."""
+  scope = get(architecture).scope
+  return f"{scope}/{scope}" if get(architecture).body_reenters_scope else scope
+
+
+def op_scope(architecture, layer):
+  """Name scope of `layer`'s ops in Slim's graph. The classifier is built in
+  the network's own scope, the body in `body_op_scope`."""
+  if layer.scope == LOGITS_SCOPE:
+    return f"{get(architecture).scope}/{layer.scope}"
+  return f"{body_op_scope(architecture)}/{layer.scope}"
+
+
+def quant_range_names(architecture, layer):
+  """{range: (min name, max name)} of the variables tf.contrib.quantize added
+  for `layer`: it names them after the quantized op's name scope."""
+  context = op_scope(architecture, layer)
+  return {name: (f"{context}/{name}/min", f"{context}/{name}/max")
+          for name in QUANT_RANGES}
 
 
 def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES,
@@ -201,9 +232,8 @@ def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES,
     else:
       layout[f"{scope}/{layer.scope}/biases"] = (layer.depth,)
     if quantized:
-      for name in QUANT_RANGES:
-        for end in ("min", "max"):
-          layout[f"{scope}/{layer.scope}/{name}/{end}"] = ()
+      for names in quant_range_names(architecture, layer).values():
+        layout.update({name: () for name in names})
   return layout
 
 

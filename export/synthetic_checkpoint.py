@@ -69,10 +69,12 @@ def _quant_ranges(cfg, values):
       weights = weights * (multiplier[:, None] if layer.op == "depthwise"
                            else multiplier)
     act = (0.0, 6.0) if layer.activation else (-8.0, 8.0)
+    names = architecture.quant_range_names(cfg.architecture, layer)
     for name, (low, high) in (("weights_quant", (weights.min(), weights.max())),
                               ("act_quant", act)):
-      ranges[f"{prefix}/{name}/min"] = np.float32(low)
-      ranges[f"{prefix}/{name}/max"] = np.float32(high)
+      min_name, max_name = names[name]
+      ranges[min_name] = np.float32(low)
+      ranges[max_name] = np.float32(high)
   return ranges
 
 

@@ -11,86 +11,122 @@ from export import architecture
 from export import checkpoint
 from export import config
 from tests import card_facts
+from tests import published_layouts
 from tests.conftest import LEGACY_PYTHON, images, run_cli, write_checkpoint
 
 NAME = "v1_025_128_quant"
+# Quantops configs and their published checkpoints, for two multipliers.
+QUANT_VARIANTS = {"v1_025_128_quant": "mobilenet_v1_0.25_128_quant",
+                  "v1_100_224_quant": "mobilenet_v1_1.0_224_quant"}
 INPUT_BOUND = {1: 1.0, 3: 1.0005}  # Version 3 overestimates it by 0.05%.
 
 
 def _reference(values, batch, version, with_logits):
   """The quantized network from tf.quantization ops over checkpoint values.
 
-  Independent of the Slim builder: batch norm folded with the moving
-  statistics, weights fake-quantized (narrow range) over weights_quant, the
-  outputs over act_quant after ReLU6 (after the bias add for the logits).
+  Independent of the exporter: it walks MobileNet V1's published structure
+  (tests/published_layouts) and reads the published variable names. Batch
+  norm is folded with the moving statistics, weights fake-quantized (narrow
+  range) over weights_quant, the outputs over act_quant after ReLU6 (after
+  the bias add for the logits).
   """
   import tensorflow as tf
   fq = tf.quantization.fake_quant_with_min_max_vars
   net = tf.quantization.fake_quant_with_min_max_args(
       tf.constant(batch) * 2.0 - 1.0, -INPUT_BOUND[version],
       INPUT_BOUND[version], num_bits=8)
-  layers = architecture.layers("mobilenet_v1", 0.25,
-                               1001 if with_logits else None)
-  features = None
-  for layer in layers:
-    p = f"MobilenetV1/{layer.scope}"
-    if layer.scope.startswith("Logits"):
-      features = tf.reduce_mean(net, [1, 2], keepdims=True)
-      net = features
-    w = values[architecture.kernel_name("mobilenet_v1", layer)]
-    if layer.batch_norm:
+  layers = published_layouts.v1_layers()
+  if with_logits:
+    layers.append((published_layouts.V1_LOGITS, "conv", 1))
+  for scope, op, stride in layers:
+    p = f"MobilenetV1/{scope}"
+    q = published_layouts.v1_quant_context(scope)
+    if scope == published_layouts.V1_LOGITS:
+      net = tf.reduce_mean(net, [1, 2], keepdims=True)
+    w = values[f"{p}/{'depthwise_weights' if op == 'depthwise' else 'weights'}"]
+    if f"{p}/biases" in values:
+      bias = values[f"{p}/biases"]
+    else:
       g, b, m, v = (values[f"{p}/BatchNorm/{n}"]
                     for n in ("gamma", "beta", "moving_mean",
                               "moving_variance"))
       # The same float ops as a folding rewrite: a 1-ulp difference in a
       # folded weight can move it across a quantization step.
       mult = g * tf.math.rsqrt(v + 0.001)
-      w = w * (tf.reshape(mult, [-1, 1]) if layer.op == "depthwise"
-               else mult)
+      w = w * (tf.reshape(mult, [-1, 1]) if op == "depthwise" else mult)
       bias = b - m * mult
-    else:
-      bias = values[f"{p}/biases"]
-    w = fq(w, values[f"{p}/weights_quant/min"],
-           values[f"{p}/weights_quant/max"], narrow_range=True)
-    strides = [1, layer.stride, layer.stride, 1]
-    conv = (tf.nn.depthwise_conv2d if layer.op == "depthwise"
-            else tf.nn.conv2d)
+    w = fq(w, values[f"{q}/weights_quant/min"],
+           values[f"{q}/weights_quant/max"], narrow_range=True)
+    strides = [1, stride, stride, 1]
+    conv = tf.nn.depthwise_conv2d if op == "depthwise" else tf.nn.conv2d
     net = conv(net, w, strides, "SAME") + bias
-    if layer.activation:
+    if scope != published_layouts.V1_LOGITS:
       net = tf.nn.relu6(net)
-    net = fq(net, values[f"{p}/act_quant/min"], values[f"{p}/act_quant/max"])
-  if features is None:
-    return tf.reduce_mean(net, [1, 2]).numpy()
-  return tf.squeeze(net, [1, 2]).numpy()
+    net = fq(net, values[f"{q}/act_quant/min"], values[f"{q}/act_quant/max"])
+  if with_logits:
+    return tf.squeeze(net, [1, 2]).numpy()
+  return tf.reduce_mean(net, [1, 2]).numpy()
+
+
+def _published_values(prefix, published_checkpoint):
+  """Reads a checkpoint by the published names (not the exporter's)."""
+  import tensorflow as tf
+  reader = tf.train.load_checkpoint(prefix)
+  return {name: reader.get_tensor(name)
+          for name in published_layouts.layout(published_checkpoint)}
+
+
+@pytest.fixture(scope="module", params=sorted(QUANT_VARIANTS))
+def quant_variant(request, variant):
+  v = variant(request.param)
+  return v, _published_values(v.ckpt_prefix, QUANT_VARIANTS[request.param])
 
 
 @pytest.fixture(scope="module")
 def quant(variant):
   v = variant(NAME)
-  layout = architecture.variable_layout("mobilenet_v1", 0.25, quantized=True)
-  return v, checkpoint.read_values(v.ckpt_prefix, layout)
+  return v, _published_values(v.ckpt_prefix, QUANT_VARIANTS[NAME])
 
 
 @pytest.mark.parametrize("kind", ["classification", "feature_vector"])
 @pytest.mark.parametrize("version", [1, 3])
-def test_outputs_equal_fake_quant_reference(quant, kind, version):
+def test_outputs_equal_fake_quant_reference(quant_variant, kind, version):
   import tensorflow as tf
   import tensorflow_hub as hub
-  v, values = quant
+  v, values = quant_variant
+  size, dm = v.cfg.input_size, v.cfg.depth_multiplier
   loaded = hub.load(v.module(kind, version))
   assert set(loaded.signatures) == card_facts.tf1_signatures(
       kind, version, quantized=True)
-  batch = images(128, seed=11)
+  batch = images(size, seed=11)
   features = _reference(values, batch, version, with_logits=False)
   outputs = {s: fn(images=tf.constant(batch))["default"].numpy()
              for s, fn in loaded.signatures.items()}
   np.testing.assert_allclose(outputs["image_feature_vector"], features,
                              atol=1e-5, rtol=0)
-  assert features.shape == (3, 256)
+  assert features.shape == (3, int(1024 * dm))
   if kind == "classification":
     logits = _reference(values, batch, version, with_logits=True)
     np.testing.assert_allclose(outputs["default"], logits, atol=1e-5, rtol=0)
     assert logits.shape == (3, 1001)
+
+
+def test_module_ops_carry_the_published_names(quant):
+  # As the published *_quant graphs name them (see published_layouts README).
+  from tensorflow.core.protobuf import saved_model_pb2
+  v, _ = quant
+  proto = saved_model_pb2.SavedModel()
+  with open(os.path.join(v.module("classification", 1), "saved_model.pb"),
+            "rb") as f:
+    proto.ParseFromString(f.read())
+  ops = {node.name for node in proto.meta_graphs[0].graph_def.node}
+  for name in ("MobilenetV1/MobilenetV1/Conv2d_0/Conv2D_Fold",
+               "MobilenetV1/MobilenetV1/Conv2d_0/act_quant/"
+               "FakeQuantWithMinMaxVars",
+               "MobilenetV1/MobilenetV1/Conv2d_13_pointwise/Relu6",
+               "MobilenetV1/Logits/Conv2d_1c_1x1/act_quant/"
+               "FakeQuantWithMinMaxVars"):
+    assert name in ops
 
 
 @pytest.mark.parametrize("kind", ["classification", "feature_vector"])
@@ -157,8 +193,62 @@ def test_cli_refuses_float_checkpoint(tmp_path):
   result = run_cli("one", "--config", NAME, "--checkpoint", prefix,
                    "--output_dir", str(out))
   assert result.returncode == 1
-  assert "missing MobilenetV1/Conv2d_0/act_quant/min []" in result.stderr
+  assert "missing MobilenetV1/MobilenetV1/Conv2d_0/act_quant/min []" in \
+      result.stderr
   assert not out.exists() or not any(out.iterdir())
+
+
+def _write_renamed(values, prefix, rename):
+  import tensorflow as tf
+  names = sorted(values)
+  with tf.device("/cpu:0"):
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=[rename(n) for n in names],
+                      shape_and_slices=[""] * len(names),
+                      tensors=[values[n] for n in names])
+  return prefix
+
+
+@pytest.mark.slow
+def test_cli_refuses_checkpoint_with_pre_fix_names(quant, tmp_path):
+  # The names this exporter expected before it followed contrib.quantize:
+  # the body's ranges under MobilenetV1/<layer> instead of
+  # MobilenetV1/MobilenetV1/<layer>. Such a checkpoint is not the published
+  # one: refused, listing every missing range, nothing written.
+  v, values = quant
+  prefix = _write_renamed(
+      values, str(tmp_path / "old.ckpt"),
+      lambda n: n.replace("MobilenetV1/MobilenetV1/", "MobilenetV1/"))
+  out = tmp_path / "out"
+  result = run_cli("one", "--config", NAME, "--checkpoint", prefix,
+                   "--output_dir", str(out))
+  assert result.returncode == 1
+  assert "(108 problems)" in result.stderr
+  missing = [l.split()[1] for l in result.stderr.splitlines()
+             if l.strip().startswith("missing ")]
+  assert sorted(missing) == sorted(
+      n for n in values if n.startswith("MobilenetV1/MobilenetV1/"))
+  assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.slow
+def test_cli_exports_checkpoint_written_from_published_names(quant, tmp_path):
+  # A checkpoint written from the published table alone (not by the
+  # exporter's synthetic writer) exports, and computes the reference.
+  v, values = quant
+  prefix = _write_renamed(values, str(tmp_path / "published.ckpt"),
+                          lambda n: n)
+  out = tmp_path / "out"
+  result = run_cli("one", "--config", NAME, "--checkpoint", prefix,
+                   "--output_dir", str(out), "--only",
+                   v.handle("feature_vector", 3))
+  assert result.returncode == 0, result.stderr
+  import tensorflow as tf
+  import tensorflow_hub as hub
+  batch = images(128, seed=5)
+  got = hub.load(str(out / v.handle("feature_vector", 3))).signatures[
+      "default"](images=tf.constant(batch))["default"].numpy()
+  np.testing.assert_allclose(got, _reference(values, batch, 3, False),
+                             atol=1e-5, rtol=0)
 
 
 @pytest.mark.slow

@@ -5,6 +5,8 @@ Variable names and shapes are those of TF-Slim's `nets/mobilenet_v1.py` and
 Slim hyperparameters (batch norm, dropout, L2) come from the same tables.
 """
 
+import contextlib
+
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
@@ -51,25 +53,34 @@ def _apply_layer(net, arch, layer, is_training, batch_norm_decay, regularize):
   return slim.conv2d(net, layer.depth, kernel_size, **args)
 
 
-def _quant_range(name):
-  """The min and max variables tf.contrib.quantize keeps for one range."""
-  with tf.variable_scope(name):
-    return (slim.model_variable("min", [], initializer=tf.zeros_initializer(),
-                                trainable=False),
-            slim.model_variable("max", [],
-                                initializer=tf.constant_initializer(6.0),
-                                trainable=False))
+def _quant_range(root_scope, min_name, max_name):
+  """The min and max variables tf.contrib.quantize keeps for one range.
+
+  The rewrite created them at the root, named after the quantized op's name
+  scope (architecture.quant_range_names), so they are made from the caller's
+  root variable scope, whatever the variable scope of the layer is.
+  """
+  def variable(name, init):
+    scope, leaf = name.rsplit("/", 1)
+    with tf.variable_scope(root_scope, auxiliary_name_scope=False), \
+        tf.variable_scope(scope, auxiliary_name_scope=False):
+      return slim.model_variable(leaf, [], trainable=False,
+                                 initializer=tf.constant_initializer(init))
+  return variable(min_name, 0.0), variable(max_name, 6.0)
 
 
-def _apply_quantized_layer(net, arch, layer):
+def _apply_quantized_layer(net, architecture, layer, root_scope, scope=None):
   """A layer as tf.contrib.quantize's eval rewrite left it.
 
   Batch norm is folded into the weights with the moving statistics, the
   folded weights are fake-quantized over their recorded range (narrow range,
   as for weights), and the output is fake-quantized over its moving range
   after the activation (or, for the classifier, after the bias add).
+  Ops are named as the rewrite named them (e.g. Conv2D_Fold, act_quant/...).
   """
-  with tf.variable_scope(layer.scope):
+  arch = arch_lib.get(architecture)
+  ranges = arch_lib.quant_range_names(architecture, layer)
+  with tf.variable_scope(scope or layer.scope):
     weights = slim.model_variable(
         arch_lib.KERNEL_NAMES[layer.op], list(layer.kernel_shape),
         initializer=tf.truncated_normal_initializer(stddev=arch.weights_stddev))
@@ -91,20 +102,25 @@ def _apply_quantized_layer(net, arch, layer):
     else:
       bias = slim.model_variable("biases", [layer.depth],
                                  initializer=tf.zeros_initializer())
-    weights_min, weights_max = _quant_range("weights_quant")
-    weights = tf.quantization.fake_quant_with_min_max_vars(
-        weights, weights_min, weights_max, num_bits=8, narrow_range=True)
+    weights_min, weights_max = _quant_range(root_scope,
+                                            *ranges["weights_quant"])
+    with tf.name_scope("weights_quant"):
+      weights = tf.quantization.fake_quant_with_min_max_vars(
+          weights, weights_min, weights_max, num_bits=8, narrow_range=True)
     strides = [1, layer.stride, layer.stride, 1]
+    fold = "_Fold" if layer.batch_norm else ""
     if layer.op == "depthwise":
-      net = tf.nn.depthwise_conv2d(net, weights, strides, "SAME")
+      net = tf.nn.depthwise_conv2d(net, weights, strides, "SAME",
+                                   name="depthwise" + fold)
     else:
-      net = tf.nn.conv2d(net, weights, strides, "SAME")
+      net = tf.nn.conv2d(net, weights, strides, "SAME", name="Conv2D" + fold)
     net = tf.nn.bias_add(net, bias)
     if layer.activation:
       net = _ACTIVATIONS[layer.activation](net)
-    act_min, act_max = _quant_range("act_quant")
-    return tf.quantization.fake_quant_with_min_max_vars(
-        net, act_min, act_max, num_bits=8, narrow_range=False)
+    act_min, act_max = _quant_range(root_scope, *ranges["act_quant"])
+    with tf.name_scope("act_quant"):
+      return tf.quantization.fake_quant_with_min_max_vars(
+          net, act_min, act_max, num_bits=8, narrow_range=False)
 
 
 def build(images, *, architecture, depth_multiplier, num_classes,
@@ -139,34 +155,40 @@ def build(images, *, architecture, depth_multiplier, num_classes,
   if batch_norm_decay is None:
     batch_norm_decay = arch.batch_norm_decay
 
+  root_scope = tf.get_variable_scope()
+
   def apply(net, layer):
     if quantized:
-      return _apply_quantized_layer(net, arch, layer)
+      return _apply_quantized_layer(net, architecture, layer, root_scope)
     return _apply_layer(net, arch, layer, is_training, batch_norm_decay,
                         regularize)
 
-  with tf.variable_scope(arch.scope):
+  with tf.variable_scope(arch.scope) as net_scope:
     net = images
     if quantized:
       net = tf.quantization.fake_quant_with_min_max_args(
           net, -quantized_input_bound, quantized_input_bound, num_bits=8,
           name="input_quant")
-    for block in arch.blocks(depth_multiplier):
-      block_input = net
-      for layer in block.layers:
-        net = apply(net, layer)
-      if block.residual:
-        net = tf.add(net, block_input)
+    # As in Slim, so ops carry the published names (see body_reenters_scope).
+    with (tf.variable_scope(net_scope) if arch.body_reenters_scope
+          else contextlib.nullcontext()):
+      for block in arch.blocks(depth_multiplier):
+        block_input = net
+        for layer in block.layers:
+          net = apply(net, layer)
+        if block.residual:
+          net = tf.add(net, block_input)
     with tf.variable_scope("Logits"):
       pooled = common.global_pool(net)
       features = tf.squeeze(pooled, [1, 2], name="features")
       if num_classes is None:
         return common.NetOutputs(features=features, logits=None)
       head = arch_lib.logits_layer(net.shape[-1], num_classes)
-      head = head._replace(scope=head.scope.split("/")[-1])  # In "Logits".
+      head_scope = head.scope.split("/")[-1]  # In "Logits".
       if quantized:
-        logits = tf.squeeze(apply(pooled, head), [1, 2],
-                            name="SpatialSqueeze")
+        logits = _apply_quantized_layer(pooled, architecture, head, root_scope,
+                                        scope=head_scope)
+        logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
         return common.NetOutputs(features=features, logits=logits)
       net = slim.dropout(pooled, keep_prob=arch.dropout_keep_prob,
                          is_training=is_training, scope=arch.dropout_scope)
@@ -176,6 +198,6 @@ def build(images, *, architecture, depth_multiplier, num_classes,
               stddev=arch.weights_stddev),
           weights_regularizer=(kernel_regularizer(arch, head) if regularize
                                else None),
-          biases_initializer=tf.zeros_initializer(), scope=head.scope)
+          biases_initializer=tf.zeros_initializer(), scope=head_scope)
       logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
   return common.NetOutputs(features=features, logits=logits)
