@@ -114,21 +114,28 @@ def synthetic_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def variant(tmp_path_factory, synthetic_checkpoint):
-  """variant(config name) -> Variant, exported once per session."""
+  """variant(config name, only=None) -> Variant, exported once per session.
+
+  `only`: handles to export (default: all of the config's modules); a config
+  already exported whole serves every subset.
+  """
   from export import config, exporter
   cache = {}
 
-  def get(name):
-    if name not in cache:
+  def get(name, only=None):
+    key = (name, tuple(sorted(only)) if only else None)
+    if (name, None) in cache:
+      return cache[(name, None)]
+    if key not in cache:
       cfg = config.load(name)
       prefix = synthetic_checkpoint(name)
       out = str(tmp_path_factory.mktemp(f"modules_{name}"))
-      planned = exporter.plan(cfg, out)
+      planned = exporter.plan(cfg, out, only)
       exporter.export_modules(cfg, prefix, planned, out, log=lambda _: None)
-      cache[name] = Variant(cfg, prefix,
-                            {p.module.handle: p.dest for p in planned},
-                            SlimReference(cfg, prefix))
-    return cache[name]
+      cache[key] = Variant(cfg, prefix,
+                           {p.module.handle: p.dest for p in planned},
+                           SlimReference(cfg, prefix))
+    return cache[key]
 
   return get
 
