@@ -28,7 +28,8 @@ def main():
     subprocess.run([sys.executable, "-m", "export.cards", "--check"],
                    cwd=REPO, check=True, capture_output=True)
     cli.append(time.perf_counter() - start)
-  from export import cards, config  # pylint: disable=g-import-not-at-top
+  from export import cards  # pylint: disable=g-import-not-at-top
+  from export.core import config
   rendered = []
   for _ in range(args.runs):
     start = time.perf_counter()

@@ -11,7 +11,6 @@ memory of any worker, and the speed-up of the first --jobs over the last.
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +21,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def export_all(out, cache, jobs, configs):
+  summary_path = os.path.join(cache, "summary.json")
   args = [sys.executable, "-m", "export.export_all", "--synthetic",
-          f"--output_dir={out}", f"--cache_dir={cache}", f"--jobs={jobs}"]
+          f"--output_dir={out}", f"--cache_dir={cache}", f"--jobs={jobs}",
+          f"--summary_json={summary_path}"]
   if configs:
     args.append(f"--configs={configs}")
   start = time.monotonic()
@@ -32,13 +33,12 @@ def export_all(out, cache, jobs, configs):
   if result.returncode != 0:
     sys.exit(f"export_all failed ({result.returncode}):\n"
              f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-  counts = {m.group(1): int(m.group(2)) for m in re.finditer(
-      r"^(exported|up to date|failed) +(\d+)", result.stdout, re.M)}
-  peak = re.search(r"peak worker memory: (\d+) MiB", result.stdout)
+  with open(summary_path) as f:
+    summary = json.load(f)
   return {"wall_seconds": round(seconds, 1),
-          "exported": counts.get("exported", 0),
-          "up_to_date": counts.get("up to date", 0),
-          "peak_worker_rss_mib": int(peak.group(1)) if peak else None}
+          "exported": summary["counts"]["exported"],
+          "up_to_date": summary["counts"]["up to date"],
+          "peak_worker_rss_mib": round(summary["peak_worker_rss"] / 2**20)}
 
 
 def main():

@@ -46,7 +46,9 @@ def main():
   args = parser.parse_args()
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from export import config, exporter, synthetic_checkpoint  # pylint: disable=g-import-not-at-top
+  from export.core import config  # pylint: disable=g-import-not-at-top
+  from export.pipeline import runner
+  from export.sources import source
   report = {"batch": args.batch, "keras": tf.keras.__version__,
             "tensorflow": tf.__version__, "threads": os.cpu_count(),
             "variants": {}}
@@ -56,10 +58,10 @@ def main():
       cfg = config.load(name)
       module = next(m for m in cfg.modules
                     if m.kind == "classification" and m.version == 4)
-      prefix = synthetic_checkpoint.write(
-          cfg, os.path.join(work, "ckpt", name, "model.ckpt"))
-      ours = tf.saved_model.load(
-          exporter.export_module(cfg, module, prefix, work))
+      runner.export_config(cfg, source.Source(
+          synthetic=True, cache_dir=os.path.join(work, "cache")),
+                           work, only=[module.handle])
+      ours = tf.saved_model.load(os.path.join(work, module.handle))
       application = (tf.keras.applications.MobileNet
                      if cfg.architecture == "mobilenet_v1"
                      else tf.keras.applications.MobileNetV2)

@@ -47,21 +47,22 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--configs", default="")
   args = parser.parse_args()
-  from export import config, exporter, synthetic_checkpoint  # pylint: disable=g-import-not-at-top
+  from export.core import config  # pylint: disable=g-import-not-at-top
+  from export.pipeline import exporter
+  from export.pipeline import runner
+  from export.sources import source
   names = args.configs.split(",") if args.configs else _one_per_layout(config)
   report, worst = {}, {"variables_ratio": 0.0, "module_overhead_mib": 0.0}
   work = tempfile.mkdtemp(prefix="bench_size_")
   try:
     for name in names:
       cfg = config.load(name)
-      prefix = synthetic_checkpoint.write(
-          cfg, os.path.join(work, "ckpt", name, "model.ckpt"))
-      planned = exporter.plan(cfg, os.path.join(work, "out"))
-      # Modules with the same files are written once (as export_all does).
-      paths = exporter.export_modules(cfg, prefix, planned,
-                                      os.path.join(work, "out"),
-                                      log=lambda _: None)
-      for module, path in zip(cfg.modules, paths):
+      out = os.path.join(work, "out")
+      # As export_all exports them (modules with the same files once).
+      runner.export_config(cfg, source.Source(
+          synthetic=True, cache_dir=os.path.join(work, "cache")), out)
+      for module in cfg.modules:
+        path = os.path.join(out, module.handle)
         layout = exporter.module_layout(cfg, module)
         params = sum(int(np.prod(shape)) * 4 for shape in layout.values())
         variables = tree_bytes(os.path.join(path, "variables"))

@@ -2,7 +2,7 @@ r"""Exports every module of every config (or of the configs named).
 
   python -m export.export_all --output_dir=D [--configs=v1_050_160,...]
       [--checkpoint_dir=C | --synthetic] [--jobs=N] [--keep_going] [--force]
-      [--dry_run]
+      [--dry_run] [--summary_json=PATH]
   bazel run //export:export_all -- --output_dir=D ...
 
 Modules are exported by --jobs worker processes (default: one per core), one
@@ -18,71 +18,10 @@ Checkpoints: with --checkpoint_dir, each config's checkpoint is
 archive inside it); with --synthetic, deterministic random checkpoints are
 made (clearly not the published weights: for demos, tests and benchmarks);
 otherwise the published archives are downloaded into the cache.
+Implemented by `export.cli.exporting`, with `export.one`.
 """
 
-import os
-
-from absl import flags
-
-from export import cli
-from export import config as config_lib
-from export import exporter
-from export import fetch
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("output_dir", None, "Root directory of exported modules.")
-flags.DEFINE_list("configs", None,
-                  "Config names to export (default: all in configs/).")
-flags.DEFINE_string("checkpoint_dir", None,
-                    "Directory with one subdirectory of checkpoint per config "
-                    "name.")
-flags.DEFINE_bool("synthetic", False,
-                  "Export from SYNTHETIC random checkpoints (offline demos "
-                  "and tests), not the published weights.")
-flags.DEFINE_bool("dry_run", False,
-                  "Print one line per module (its handle first) and stop.")
-cli.define_download_flags()
-cli.define_run_flags(default_jobs=None)
-flags.mark_flag_as_required("output_dir")
-
-
-def _load_configs():
-  if not FLAGS.configs:
-    return config_lib.load_all()
-  return [config_lib.load(name) for name in FLAGS.configs]
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise cli.app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  if FLAGS.synthetic and FLAGS.checkpoint_dir:
-    raise cli.app.UsageError("--synthetic and --checkpoint_dir exclude each "
-                             "other")
-  from export import runner  # pylint: disable=g-import-not-at-top
-  # Under `bazel run`, relative paths mean the user's working directory.
-  os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()))
-  configs = _load_configs()
-  plans = [(cfg, exporter.plan(cfg, FLAGS.output_dir)) for cfg in configs]
-  if FLAGS.dry_run:
-    for cfg, planned in plans:
-      for p in planned:
-        print(f"{p.module.handle} -> {p.dest}: "
-              f"{exporter.describe(cfg, p.module)}")
-    return cli.EXIT_OK
-  source = runner.Source(
-      synthetic=FLAGS.synthetic, checkpoint_dir=FLAGS.checkpoint_dir,
-      cache_dir=FLAGS.cache_dir or fetch.default_cache_dir(),
-      require_hashes=FLAGS.require_hashes)
-  if FLAGS.synthetic:
-    print("NOTE: exporting from SYNTHETIC checkpoints: random weights, not "
-          "the published ones.")
-  total = sum(len(planned) for _, planned in plans)
-  print(f"{total} modules of {len(configs)} configs, {FLAGS.jobs or os.cpu_count()} "
-        f"workers, into {FLAGS.output_dir}", flush=True)
-  results = runner.run(plans, source, FLAGS.output_dir, jobs=FLAGS.jobs,
-                       keep_going=FLAGS.keep_going, force=FLAGS.force)
-  return cli.report(results)
-
+from export.cli import exporting
 
 if __name__ == "__main__":
-  cli.run(main)
+  exporting.run(exporting.ALL)

@@ -42,9 +42,29 @@ def run_cli(module, *args, env=None, timeout=600):
 
 
 def write_checkpoint(config_name, prefix):
-  from export import config, synthetic_checkpoint
-  synthetic_checkpoint.write(config.load(config_name), prefix)
+  from export.core import config
+  from export.sources import synthetic
+  synthetic.write(config.load(config_name), prefix)
   return prefix
+
+
+def export(cfg, output_dir, cache_dir, only=None):
+  """Exports `cfg`'s modules (or `only` those) from its synthetic checkpoint,
+  the way the CLIs do (runner, manifest, archives), in this process.
+
+  Returns:
+    {handle: module directory}.
+  """
+  from export.pipeline import runner
+  from export.sources import source
+  results = runner.export_config(
+      cfg, source.Source(synthetic=True, cache_dir=cache_dir), output_dir,
+      only)
+  failed = [f"{r.handle}: {r.status} {r.error or ''}" for r in results
+            if r.status not in (runner.EXPORTED, runner.UP_TO_DATE)]
+  if failed:
+    raise RuntimeError("export failed: " + "; ".join(failed))
+  return {r.handle: os.path.join(output_dir, r.handle) for r in results}
 
 
 def images(size, batch=3, seed=0):
@@ -99,27 +119,34 @@ class Variant:
 
 
 @pytest.fixture(scope="session")
-def synthetic_checkpoint(tmp_path_factory):
-  """synthetic_checkpoint(config name) -> prefix, written once per session."""
-  cache = {}
+def cache_dir(tmp_path_factory):
+  """The session's cache: synthetic checkpoints, as the CLIs keep them."""
+  return str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_checkpoint(cache_dir):
+  """synthetic_checkpoint(config name) -> prefix, written once per session
+  where the runner finds it."""
+  from export.core import config
+  from export.sources import source
 
   def get(name):
-    if name not in cache:
-      cache[name] = write_checkpoint(
-          name, str(tmp_path_factory.mktemp(f"ckpt_{name}") / "model.ckpt"))
-    return cache[name]
+    return source.prepare(config.load(name),
+                          source.Source(synthetic=True,
+                                        cache_dir=cache_dir)).prefix
 
   return get
 
 
 @pytest.fixture(scope="session")
-def variant(tmp_path_factory, synthetic_checkpoint):
+def variant(tmp_path_factory, cache_dir, synthetic_checkpoint):
   """variant(config name, only=None) -> Variant, exported once per session.
 
   `only`: handles to export (default: all of the config's modules); a config
   already exported whole serves every subset.
   """
-  from export import config, exporter
+  from export.core import config
   cache = {}
 
   def get(name, only=None):
@@ -128,13 +155,10 @@ def variant(tmp_path_factory, synthetic_checkpoint):
       return cache[(name, None)]
     if key not in cache:
       cfg = config.load(name)
-      prefix = synthetic_checkpoint(name)
       out = str(tmp_path_factory.mktemp(f"modules_{name}"))
-      planned = exporter.plan(cfg, out, only)
-      exporter.export_modules(cfg, prefix, planned, out, log=lambda _: None)
-      cache[key] = Variant(cfg, prefix,
-                           {p.module.handle: p.dest for p in planned},
-                           SlimReference(cfg, prefix))
+      modules = export(cfg, out, cache_dir, only)
+      prefix = synthetic_checkpoint(name)
+      cache[key] = Variant(cfg, prefix, modules, SlimReference(cfg, prefix))
     return cache[key]
 
   return get
@@ -148,7 +172,7 @@ def v1(variant):
 
 @pytest.fixture(scope="session")
 def cfg():
-  from export import config
+  from export.core import config
   return config.load(VARIANT)
 
 

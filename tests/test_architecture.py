@@ -2,7 +2,7 @@
 
 import pytest
 
-from export import architecture
+from export.core import architecture
 
 
 @pytest.mark.parametrize("arch,depth_multiplier",

@@ -6,8 +6,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from export import architecture
-from export import checkpoint
+from export.core import architecture
+from export.sources import checkpoint
 from tests.conftest import run_cli, write_checkpoint
 
 
@@ -68,13 +68,14 @@ def test_find_prefix_accepts_prefix_directory_and_archive(ckpt_prefix,
       "mobilenet_v1_0.5_160.ckpt.index"]
   assert _contents(extracted).keys() == _contents(ckpt_prefix).keys()
   # --checkpoint ARCHIVE.tgz: extracted once into the cache, by content.
-  from export import config, exporter
+  from export.core import config
+  from export.sources import source
   cfg = config.load("v1_050_160")
   cache = tmp_path / "cache"
-  prefix = exporter.resolve_checkpoint(cfg, str(archive), str(cache))
+  prefix = source.resolve(cfg, str(archive), str(cache))
   assert prefix.startswith(str(cache / "checkpoints"))
   assert _contents(prefix).keys() == _contents(ckpt_prefix).keys()
-  assert exporter.resolve_checkpoint(cfg, str(archive), str(cache)) == prefix
+  assert source.resolve(cfg, str(archive), str(cache)) == prefix
 
 
 def test_find_prefix_errors(tmp_path):

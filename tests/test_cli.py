@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from export import publish
+from export.packaging import publish
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -65,7 +65,7 @@ def test_failed_write_leaves_nothing(tmp_path):
 
 
 def test_export_all_dry_run_lists_every_module_of_every_config(tmp_path):
-  from export import config
+  from export.core import config
   result = run_cli("export_all", "--dry_run", f"--output_dir={tmp_path}")
   assert result.returncode == 0, result.stderr
   handles = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
@@ -85,7 +85,7 @@ def test_sigkill_never_leaves_a_partial_module(ckpt_prefix, tmp_path):
   import subprocess
   import sys
   import time
-  from export import config
+  from export.core import config
   out = tmp_path / "out"
   cfg = config.load("v1_050_160")
   args = [sys.executable, "-m", "export.one", "--config", "v1_050_160",

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from export import config
+from export.core import config
 from tests.conftest import run_cli
 
 GOOD = """\

@@ -3,6 +3,7 @@ incremental reruns, packaged modules and their manifest."""
 
 import hashlib
 import http.server
+import json
 import os
 import re
 import shutil
@@ -11,10 +12,10 @@ import threading
 import numpy as np
 import pytest
 
-from export import checkpoint as checkpoint_lib
-from export import config
-from export import manifest as manifest_lib
-from export import package
+from export.sources import checkpoint as checkpoint_lib
+from export.core import config
+from export.packaging import manifest as manifest_lib
+from export.packaging import package
 from tests.conftest import images
 from tests.conftest import run_cli
 
@@ -30,9 +31,9 @@ def _progress(stdout):
           if PROGRESS.match(l)]
 
 
-def _summary(stdout):
-  return {m.group(1): int(m.group(2)) for m in re.finditer(
-      r"^(exported|up to date|failed|not run) +(\d+)", stdout, re.M)}
+def _summary(result):
+  """The counts of the run's --summary_json (zero counts left out)."""
+  return {status: n for status, n in result.summary["counts"].items() if n}
 
 
 def _sha256(path):
@@ -55,10 +56,17 @@ def family(tmp_path_factory, synthetic_checkpoint):
   out = root / "out"
 
   def export_all(*args, configs_=(FLOAT, QUANT)):
-    return run_cli(
+    summary = root / "summary.json"
+    if summary.exists():
+      summary.unlink()
+    result = run_cli(
         "export_all", f"--output_dir={out}", f"--checkpoint_dir={checkpoints}",
-        f"--cache_dir={root / 'cache'}", "--configs=" + ",".join(
-            str(configs / f"{n}.yaml") for n in configs_), *args)
+        f"--cache_dir={root / 'cache'}", f"--summary_json={summary}",
+        "--configs=" + ",".join(str(configs / f"{n}.yaml") for n in configs_),
+        *args)
+    result.summary = (json.loads(summary.read_text()) if summary.exists()
+                      else None)
+    return result
 
   first = export_all("--jobs=2")
   return dict(root=root, configs=configs, checkpoints=checkpoints, out=out,
@@ -74,7 +82,7 @@ def test_first_run_exports_every_module_with_progress_and_summary(family):
   assert [int(l[0]) for l in lines] == list(range(1, len(handles) + 1))
   assert all(l[1] == str(len(handles)) and l[2] == "exported" and l[4]
              for l in lines)
-  assert _summary(result.stdout) == {"exported": 10, "up to date": 0,
+  assert _summary(result) == {"exported": 10, "up to date": 0,
                                      "failed": 0}
   assert "10 modules of 2 configs, 2 workers" in result.stdout
 
@@ -100,7 +108,7 @@ def test_noop_rerun_skips_everything(family):
   result = family["export_all"]("--jobs=2")
   assert result.returncode == 0, result.stderr
   assert {l[2] for l in _progress(result.stdout)} == {"up to date"}
-  assert _summary(result.stdout) == {"exported": 0, "up to date": 10,
+  assert _summary(result) == {"exported": 0, "up to date": 10,
                                      "failed": 0}
 
 
@@ -131,7 +139,7 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
           f"--configs={FLOAT},{QUANT}"]
   result = run_cli("export_all", *args, "--keep_going", "--jobs=2")
   assert result.returncode == 1
-  counts = _summary(result.stdout)
+  counts = _summary(result)
   assert counts == {"exported": 4, "up to date": 0, "failed": 6}
   failures = [l for l in result.stderr.splitlines() if l.startswith("error:")]
   assert len(failures) == 6 and all(f"({FLOAT}): " in l for l in failures)
@@ -143,7 +151,7 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
   shutil.rmtree(out)
   result = run_cli("export_all", *args, "--jobs=1")
   assert result.returncode == 1
-  assert _summary(result.stdout) == {"exported": 0, "up to date": 0,
+  assert _summary(result) == {"exported": 0, "up to date": 0,
                                      "failed": 6, "not run": 4}
   assert "--keep_going runs all" in result.stdout
   assert not (out / "google/imagenet/mobilenet_v1_025_128/quantops").exists()

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from export import checkpoint
-from export import config
-from export import exporter
-from export import fetch
+from export.sources import checkpoint
+from export.core import config
+from export.sources import source
+from export.sources import fetch
 
 PREFIX = "mobilenet_v1_0.5_160.ckpt"
 
@@ -127,7 +127,7 @@ def test_good_archive_is_verified_cached_and_reused_offline(archives,
   cache = tmp_path / "cache"
   with _serve(archives) as own_server:
     cfg = _config(tmp_path, _url(own_server, "good"), sha)
-    prefix = exporter.resolve_checkpoint(cfg, None, str(cache),
+    prefix = source.resolve(cfg, None, str(cache),
                                          log=lambda _: None)
   assert os.path.basename(prefix) == PREFIX
   assert checkpoint.read_values(prefix, {"global_step": ()})
@@ -137,7 +137,7 @@ def test_good_archive_is_verified_cached_and_reused_offline(archives,
   assert sorted(os.listdir(os.path.dirname(prefix))) == [
       f"{PREFIX}.data-00000-of-00001", f"{PREFIX}.index"]
   # Second run with the server stopped: served from the cache.
-  again = exporter.resolve_checkpoint(cfg, None, str(cache),
+  again = source.resolve(cfg, None, str(cache),
                                       log=lambda _: None)
   assert again == prefix
 
@@ -183,7 +183,7 @@ def test_unsafe_archives_are_refused(server, archives, tmp_path, name):
   cfg = _config(tmp_path, _url(server, name), sha)
   cache = tmp_path / "cache"
   with pytest.raises(checkpoint.CheckpointError, match="refused|not a regular"):
-    exporter.resolve_checkpoint(cfg, None, str(cache), log=lambda _: None)
+    source.resolve(cfg, None, str(cache), log=lambda _: None)
   # Nothing extracted anywhere, and the refused archive is not kept.
   assert _files(cache) == []
   assert not os.path.exists("/tmp/evil.txt")

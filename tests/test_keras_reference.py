@@ -22,8 +22,9 @@ import re
 import numpy as np
 import pytest
 
+from export.core import config
 from tests import card_facts
-from tests.conftest import images
+from tests.conftest import Variant, images
 
 TOLERANCE = 1e-4
 
@@ -163,21 +164,47 @@ def module_output(path, version, batch):
       "default"].numpy()
 
 
+def _handles(cfg):
+  return [config.default_handle(cfg.publisher, cfg.architecture,
+                                cfg.depth_multiplier, cfg.input_size,
+                                cfg.quantized, kind, version)
+          for kind, version in MODULES]
+
+
 @pytest.fixture(scope="module")
-def keras_variant(variant):
+def compared_modules(tmp_path_factory, cache_dir):
+  """{config name: {handle: directory}}: the compared modules of the configs
+  no other test exports, in one run of the runner with a worker per core
+  (the seed configs come from the shared `variant` fixture)."""
+  import io
+  from export.pipeline import exporter, runner
+  from export.sources import source
+  out = str(tmp_path_factory.mktemp("keras_compared"))
+  plans = [(cfg, exporter.plan(cfg, out, _handles(cfg)))
+           for cfg in map(config.load, CONFIGS)
+           if cfg.name not in card_facts.FLOAT_SEED_CONFIGS]
+  results = runner.run(plans, source.Source(synthetic=True,
+                                            cache_dir=cache_dir),
+                       out, out=io.StringIO())
+  assert all(r.status == runner.EXPORTED for r in results), [
+      (r.handle, r.status, r.error) for r in results]
+  return {cfg.name: {p.module.handle: p.dest for p in planned}
+          for cfg, planned in plans}
+
+
+@pytest.fixture(scope="module")
+def keras_variant(variant, compared_modules, synthetic_checkpoint):
+  """keras_variant(config name) -> (Variant, KerasReference)."""
   cache = {}
 
   def get(name):
     if name not in cache:
-      from export import config
-      cfg = config.load(name)
-      handles = [f"{cfg.publisher}/imagenet/{cfg.model_name}/{kind}/{version}"
-                 for kind, version in MODULES]
-      # Seed configs are exported whole for other tests anyway: share that.
-      v = variant(name, only=None if name in card_facts.FLOAT_SEED_CONFIGS
-                  else handles)
-      cache[name] = v, KerasReference(v.cfg,
-                                      checkpoint_values(v.ckpt_prefix))
+      if name in card_facts.FLOAT_SEED_CONFIGS:
+        v = variant(name)
+      else:
+        prefix = synthetic_checkpoint(name)
+        v = Variant(config.load(name), prefix, compared_modules[name], None)
+      cache[name] = v, KerasReference(v.cfg, checkpoint_values(v.ckpt_prefix))
     return cache[name]
 
   return get
@@ -198,11 +225,12 @@ def test_modules_equal_keras(keras_variant, name):
         err_msg=f"{v.handle(kind, version)} differs from Keras")
 
 
-def test_mapping_uses_every_variable_once(keras_variant):
+def test_mapping_uses_every_variable_once(synthetic_checkpoint):
   # Fails on the first problem; each kind of problem is one case here.
-  v, reference = keras_variant("v1_025_128")
+  cfg = config.load("v1_025_128")
+  values = checkpoint_values(synthetic_checkpoint(cfg.name))
+  reference = KerasReference(cfg, values)
   mapping = MAPPINGS["mobilenet_v1"]
-  values = checkpoint_values(v.ckpt_prefix)
   with pytest.raises(MappingError, match="no Keras weight for .*Extra"):
     assign(reference.model, mapping,
            dict(values, **{"MobilenetV1/Extra/weights": np.zeros(1)}))

@@ -11,8 +11,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from export import architecture
-from export import signatures
+from export.core import architecture
+from export.core import signatures
 from tests import card_facts
 from tests.conftest import LEGACY_PYTHON, images
 
@@ -25,7 +25,7 @@ KERAS_SCRIPT = os.path.join(os.path.dirname(__file__),
 
 
 def _cases():
-  from export import config
+  from export.core import config
   return [(name, m.handle) for name in card_facts.FLOAT_SEED_CONFIGS
           for m in config.load(name).modules if m.is_tf1_hub]
 

@@ -8,9 +8,9 @@ checkpoints, however well they agree with each other.
 
 import pytest
 
-from export import architecture
-from export import config
-from export import synthetic_checkpoint
+from export.core import architecture
+from export.core import config
+from export.sources import synthetic as synthetic_checkpoint
 from tests import published_layouts
 
 CHECKPOINTS = sorted(published_layouts.CHECKPOINTS)

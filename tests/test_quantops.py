@@ -7,9 +7,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from export import architecture
-from export import checkpoint
-from export import config
+from export.core import architecture
+from export.sources import checkpoint
+from export.core import config
 from tests import card_facts
 from tests import published_layouts
 from tests.conftest import LEGACY_PYTHON, images, run_cli, write_checkpoint

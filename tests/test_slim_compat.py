@@ -45,7 +45,7 @@ def test_both_batch_norm_paths_work_with_the_fix():
 
 
 def test_apply_is_idempotent():
-  from export import slim_compat
+  from export.nets import slim_compat
   slim_compat.apply()
   slim_compat.apply()
   import tensorflow.python.framework.ops as ops  # pylint: disable=g-direct-tensorflow-import

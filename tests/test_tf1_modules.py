@@ -7,8 +7,8 @@ import pytest
 
 from tensorflow.core.framework import variable_pb2
 
-from export import exporter
-from export import hub_protos
+from export.pipeline import exporter
+from export.formats import hub_protos
 from tests import card_facts
 from tests.conftest import images
 
@@ -20,7 +20,7 @@ def _tf1_modules(cfg):
 
 
 def _cases():
-  from export import config
+  from export.core import config
   return [(name, m.handle) for name in card_facts.FLOAT_SEED_CONFIGS
           for m in _tf1_modules(config.load(name))]
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from export import architecture
+from export.core import architecture
 from tests import card_facts
 from tests.conftest import images
 

@@ -9,7 +9,7 @@ Nothing here imports TensorFlow.
 
 import os
 
-from export import config as config_lib
+from export.core import config as config_lib
 from export.cards import facts as facts_lib
 from export.cards import template
 

@@ -14,9 +14,9 @@ import sys
 from absl import flags
 
 from export import cards
-from export import cli
-from export import config as config_lib
-from export import publish
+from export.cli import common as cli
+from export.core import config as config_lib
+from export.packaging import publish
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -12,9 +12,9 @@ import dataclasses
 import posixpath
 import urllib.parse
 
-from export import architecture as arch_lib
-from export import config as config_lib
-from export import signatures
+from export.core import architecture as arch_lib
+from export.core import config as config_lib
+from export.core import signatures
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,7 @@ Importing this package applies the tf-slim compatibility fixes first, so any
 Slim use below it works on current TensorFlow.
 """
 
-from export import slim_compat  # pylint: disable=unused-import  # Must be first.
+from export.nets import slim_compat  # pylint: disable=unused-import  # Must be first.
 from export.nets.common import NetOutputs
 from export.nets.mobilenet import build as _build
 from export.nets.mobilenet import regularized_kernels

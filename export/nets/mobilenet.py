@@ -10,7 +10,7 @@ import contextlib
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from export import architecture as arch_lib
+from export.core import architecture as arch_lib
 from export.nets import common
 
 _ACTIVATIONS = {arch_lib.RELU6: tf.nn.relu6, None: None}

@@ -1,5 +1,9 @@
 """What the command-line entry points share: flag parsing and exit statuses.
 
+The entry points themselves (`python -m export.one`, `export.export_all`,
+`export.synthetic_checkpoint`, `export.family`, `export.cards`) sit on top
+of every layer; nothing below imports them or this package.
+
 Exit status 0 on success, 2 for bad usage or a bad config (one line naming
 file, key, value and what is allowed), 1 for anything else, with its cause.
 """
@@ -17,39 +21,16 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
 
-from export import config as config_lib
+from export.core import config as config_lib
+from export.packaging import manifest
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-def define_download_flags():
-  """--cache_dir and --require_hashes, for the CLIs that may download."""
-  from export import fetch  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string("cache_dir", None,
-                      f"Download cache. Default: ${fetch.CACHE_ENV}, else a "
-                      "per-user cache directory.")
-  flags.DEFINE_bool("require_hashes", False,
-                    "Refuse to download archives whose sha256 the config "
-                    "does not pin.")
-
-
-def define_run_flags(default_jobs):
-  """The flags of the exporting CLIs: workers, failures, incrementality."""
-  flags.DEFINE_integer("jobs", default_jobs,
-                       "Worker processes (default: one per core)."
-                       if default_jobs is None else "Worker processes.",
-                       lower_bound=1)
-  flags.DEFINE_bool("keep_going", False,
-                    "Export every module even after one failed (the exit "
-                    "status is still 1).")
-  flags.DEFINE_bool("force", False,
-                    "Re-export modules that are up to date.")
 
 
 def report(results):
   """Prints the summary of a run (failures' causes on stderr); returns the
   exit status."""
-  from export import runner  # pylint: disable=g-import-not-at-top
+  from export.pipeline import runner  # pylint: disable=g-import-not-at-top
   print(runner.summary(results), flush=True)
   for failure in runner.failures(results):
     print(failure, file=sys.stderr)
@@ -84,5 +65,8 @@ def run(main):
     except app.UsageError as e:
       print(f"error: {e}", file=sys.stderr)
       return EXIT_USAGE
+    except manifest.ManifestError as e:
+      print(f"error: {e}", file=sys.stderr)
+      return EXIT_FAILURE
 
   app.run(guarded, flags_parser=parse_flags_or_exit)

@@ -17,17 +17,15 @@ reads) is a TF1 SavedModel with:
 * `tfhub_module.pb`, a ModuleDef with format FORMAT_V3.
 """
 
-import contextlib
 import os
 
 import tensorflow.compat.v1 as tf
-from tensorflow.core.framework import variable_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from export import hub_protos
-from export import nets
-from export import signatures
-from export.nets import common
+from export.core import signatures
+from export.formats import graph_passes
+from export.formats import hub_protos
+from export.formats import network
 
 # Collections that hub.Module (0.15) imports; any other one makes it refuse
 # the module, so the writer checks for them rather than find out at load time.
@@ -37,12 +35,6 @@ SUPPORTED_COLLECTIONS = frozenset({
     tf.GraphKeys.UPDATE_OPS, tf.GraphKeys.REGULARIZATION_LOSSES,
     tf.GraphKeys.ASSET_FILEPATHS, tf.GraphKeys.COND_CONTEXT,
     tf.GraphKeys.WHILE_CONTEXT, hub_protos.ATTACHMENTS_COLLECTION})
-# The collections above that hold serialized VariableDefs.
-VARIABLE_COLLECTIONS = frozenset({
-    tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.TRAINABLE_VARIABLES,
-    tf.GraphKeys.MODEL_VARIABLES})
-
-
 def _zeros_initialized(getter, *args, **kwargs):
   # Variables get their values from the module's variables file: hub.Module
   # restores them (its init_from_checkpoint replaces every initializer) and
@@ -51,24 +43,6 @@ def _zeros_initialized(getter, *args, **kwargs):
   # build; tf.zeros_initializer would add a Fill and two Consts per variable.
   kwargs["initializer"] = tf.constant_initializer(0.0)
   return getter(*args, **kwargs)
-
-
-@contextlib.contextmanager
-def _graph_mode_equality():
-  """Tensors and variables compare and hash by identity, as in TF1.
-
-  TF2's element-wise equality makes each variable hash go through an eager
-  check, and the legacy layers Slim builds on hash every variable of the
-  graph per variable added: a third of the graph-building time.
-  """
-  # pylint: disable=protected-access
-  from tensorflow.python.framework import tensor as tensor_lib  # pylint: disable=g-direct-tensorflow-import,g-import-not-at-top
-  previous = tensor_lib.Tensor._USE_EQUALITY
-  tensor_lib.Tensor._USE_EQUALITY = False
-  try:
-    yield
-  finally:
-    tensor_lib.Tensor._USE_EQUALITY = previous
 
 
 def build_graph(cfg, iface, training):
@@ -82,15 +56,10 @@ def build_graph(cfg, iface, training):
   Returns:
     {signature name: SignatureDef}.
   """
-  size = None if iface.variable_input_size else cfg.input_size
-  images = tf.placeholder(tf.float32, [None, size, size, 3],
+  images = tf.placeholder(tf.float32, network.image_shape(cfg, iface),
                           name=signatures.IMAGES_INPUT)
   inputs = {signatures.IMAGES_INPUT: images}
-  net_input = images
-  if size is not None:
-    # hub.Module may feed a tensor of unknown shape; a fixed-size module
-    # refuses other sizes at run time instead of computing on them.
-    net_input = tf.ensure_shape(images, [None, size, size, 3])
+  net_input = network.sized(cfg, iface, images)  # hub.Module may feed any.
   if iface.batch_norm_momentum_input:
     momentum = tf.placeholder_with_default(
         tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM, tf.float32), [],
@@ -100,12 +69,8 @@ def build_graph(cfg, iface, training):
   # Resource variables, as hub.create_module_spec made them.
   with tf.variable_scope("", use_resource=True,
                          custom_getter=_zeros_initialized):
-    out = nets.build(
-        cfg.architecture, common.scale_images(net_input),
-        depth_multiplier=cfg.depth_multiplier,
-        num_classes=iface.num_classes,
-        is_training=training, batch_norm_decay=momentum,
-        quantized_input_bound=iface.quantized_input_bound)
+    out = network.outputs(cfg, iface, net_input, training=training,
+                          batch_norm_momentum=momentum)
   outputs = {"logits": out.logits, "features": out.features}
   info = tf.saved_model.utils.build_tensor_info
   defs = {}
@@ -124,11 +89,9 @@ def _check_graph(graph, layout):
   if unsupported:
     raise RuntimeError(f"graph has collections hub.Module cannot import: "
                        f"{sorted(unsupported)}")
-  have = {v.op.name: tuple(v.shape.as_list())
-          for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)}
-  if have != layout:
-    raise RuntimeError(f"graph variables differ from the module layout: "
-                       f"{sorted(set(have.items()) ^ set(layout.items()))}")
+  network.check_variables(
+      {v.op.name: tuple(v.shape.as_list())
+       for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)}, layout)
 
 
 def _meta_graph(graph, tags, signature_defs):
@@ -145,111 +108,9 @@ def _meta_graph(graph, tags, signature_defs):
   meta_graph.meta_info_def.tags.extend(sorted(tags))
   for name, signature_def in signature_defs.items():
     meta_graph.signature_def[name].CopyFrom(signature_def)
-  _share_variable_reads(meta_graph)
-  _trim(meta_graph)
+  graph_passes.share_variable_reads(meta_graph)
+  graph_passes.trim(meta_graph)
   return meta_graph
-
-
-def _variable_defs(meta_graph):
-  """The VariableDefs of `meta_graph`'s variable collections."""
-  for key, collection in meta_graph.collection_def.items():
-    if key in VARIABLE_COLLECTIONS:
-      for serialized in collection.bytes_list.value:
-        yield variable_pb2.VariableDef.FromString(serialized)
-
-
-def _node_name(tensor):
-  """"^a", "a:1", "a" -> "a"."""
-  return tensor.lstrip("^").split(":")[0]
-
-
-def _share_variable_reads(meta_graph):
-  """Makes every use of a variable read its snapshot, in place.
-
-  Graph building in TF2 reads a resource variable anew at each use (each conv,
-  each batch norm parameter), where TF1's ref variables had one `<var>/read`.
-  Reads of one variable without control inputs are interchangeable within a
-  run (none is ordered against an assignment), so each is replaced by the
-  snapshot read that the variable's VariableDef names and every loader keeps;
-  _trim then drops the unused reads, a sixth of the graph.
-  """
-  nodes = {node.name: node for node in meta_graph.graph_def.node}
-  snapshot_of = {}  # Variable handle node: its snapshot ReadVariableOp.
-  for variable_def in _variable_defs(meta_graph):
-    snapshot = nodes[_node_name(variable_def.snapshot_name)]
-    if snapshot.op != "ReadVariableOp" or len(snapshot.input) != 1:
-      raise RuntimeError(f"unexpected variable snapshot: {snapshot}")
-    snapshot_of[snapshot.input[0]] = snapshot
-  replaced = {}  # Read node: the snapshot replacing it.
-  for node in meta_graph.graph_def.node:
-    if node.op != "ReadVariableOp" or len(node.input) != 1:
-      continue  # Not a read, or a read ordered by a control input.
-    snapshot = snapshot_of.get(node.input[0])
-    if snapshot is not None and node.attr["dtype"] == snapshot.attr["dtype"]:
-      replaced[node.name] = snapshot.name
-  for node in meta_graph.graph_def.node:
-    inputs = []
-    for tensor in node.input:
-      name = _node_name(tensor)
-      if name in replaced:
-        tensor = tensor.replace(name, replaced[name], 1)
-      # Two control inputs may now name the same read.
-      if not (tensor.startswith("^") and tensor in inputs):
-        inputs.append(tensor)
-    node.input[:] = inputs
-
-
-# Attrs TF writes for its own bookkeeping that loading does not need:
-# inferred output shapes (the importer infers them again), TF2's marker for
-# automatic control dependencies, and VarHandleOp's debug_name, a copy of
-# shared_name.
-_BOOKKEEPING_ATTRS = ("_output_shapes", "_has_manual_control_dependencies",
-                      "debug_name")
-
-
-def _graph_roots(meta_graph):
-  """Names of the nodes a loader of `meta_graph` looks up."""
-  names = set()
-  for signature_def in meta_graph.signature_def.values():
-    for tensor_info in (*signature_def.inputs.values(),
-                        *signature_def.outputs.values()):
-      names.add(tensor_info.name)
-  for collection in meta_graph.collection_def.values():
-    names.update(collection.node_list.value)
-  for variable_def in _variable_defs(meta_graph):
-    names.update((variable_def.variable_name, variable_def.initializer_name,
-                  variable_def.snapshot_name, variable_def.initial_value_name))
-  return {_node_name(name) for name in names if name}
-
-
-def _trim(meta_graph):
-  """Drops nodes no root depends on, and bookkeeping attrs, in place.
-
-  What goes are ops TF adds as a side effect of building, e.g. the
-  VarIsInitializedOp of every variable; they would be imported and never run.
-  """
-  graph_def = meta_graph.graph_def
-  if graph_def.library.function:
-    raise RuntimeError("graph has functions; trimming does not follow them")
-  nodes = {node.name: node for node in graph_def.node}
-  needed, pending = set(), list(_graph_roots(meta_graph))
-  while pending:
-    name = pending.pop()
-    if name not in needed:
-      needed.add(name)
-      pending.extend(_node_name(tensor) for tensor in nodes[name].input)
-  kept = [node for node in graph_def.node if node.name in needed]
-  for node in kept:
-    for attr in _BOOKKEEPING_ATTRS:
-      node.attr.pop(attr, None)
-    # Colocation of a node with itself says nothing, and a constant can be
-    # placed anywhere (TF copies it where it is used).
-    if "_class" in node.attr and (
-        node.op == "Const" or
-        node.attr["_class"].list.s == [b"loc:@" + node.name.encode()]):
-      del node.attr["_class"]
-  del graph_def.node[:]
-  graph_def.node.extend(kept)
 
 
 def _save_variables(graph, values, export_dir):
@@ -282,7 +143,7 @@ def write(cfg, iface, values, export_dir):
   os.makedirs(os.path.join(export_dir, "variables"))
   saved_model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
   for i, tags in enumerate(signatures.tf1_tag_sets(iface)):
-    with tf.Graph().as_default() as graph, _graph_mode_equality():
+    with tf.Graph().as_default() as graph, graph_passes.graph_mode_equality():
       signature_defs = build_graph(cfg, iface,
                                    training=tags == signatures.TRAIN_TAGS)
       _check_graph(graph, layout)

@@ -7,7 +7,7 @@ generator and the tests. No TensorFlow here.
 import collections
 import dataclasses
 
-from export import architecture
+from export.core import architecture
 
 # Batch norm momentum of version 3+ modules, settable by the consumer; older
 # versions keep the training default of the architecture.

@@ -17,8 +17,8 @@ own `tf.Variable`s, created once from the checkpoint values.
 import tensorflow as tf
 
 from export import nets
-from export import signatures
-from export.nets import common
+from export.core import signatures
+from export.formats import network
 
 _NON_TRAINABLE = ("moving_mean", "moving_variance")
 
@@ -56,17 +56,15 @@ def _build_call(cfg, iface, slim_variables):
   def call(images, training=False,
            batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM):
     with tf.compat.v1.variable_scope("", custom_getter=slim_variables):
-      out = nets.build(cfg.architecture, common.scale_images(images),
-                       depth_multiplier=cfg.depth_multiplier,
-                       num_classes=num_classes, is_training=training,
-                       batch_norm_decay=batch_norm_momentum,
-                       # Losses are functions of their own (below); inside
-                       # the call they would be dead code in every trace.
-                       regularize=False)
+      # The traced signature already fixes the size where it is fixed.
+      out = network.outputs(cfg, iface, images, training=training,
+                            batch_norm_momentum=batch_norm_momentum,
+                            # Losses are functions of their own (below);
+                            # inside the call they would be dead code.
+                            regularize=False)
     return out.logits if num_classes else out.features
 
-  size = None if iface.variable_input_size else cfg.input_size
-  images = tf.TensorSpec([None, size, size, 3], tf.float32)
+  images = tf.TensorSpec(network.image_shape(cfg, iface), tf.float32)
   momentum = tf.TensorSpec([], tf.float32)
   for training in (False, True):
     call.get_concrete_function(images, training, momentum)
@@ -90,10 +88,9 @@ def write(cfg, iface, values, export_dir):
   """
   slim_variables = _SlimVariables(values)
   call = _build_call(cfg, iface, slim_variables)
-  if set(slim_variables.variables) != set(values):
-    raise RuntimeError(
-        f"graph variables differ from the module layout: "
-        f"{sorted(set(slim_variables.variables) ^ set(values))}")
+  network.check_variables(
+      {n: tuple(v.shape) for n, v in slim_variables.variables.items()},
+      {n: tuple(v.shape) for n, v in values.items()})
   ordered = [slim_variables.variables[name] for name in values]
 
   root = tf.train.Checkpoint()

@@ -31,8 +31,9 @@ import urllib.parse
 
 import yaml
 
-CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "configs")
+# export/core/config.py -> <repo>/configs.
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "configs")
 
 # What was published, per architecture: the depth multipliers and input sizes
 # of the family, whether quantized variants exist, and which module versions

@@ -2,9 +2,9 @@
 
 Both `export.one` and `export.export_all` go through `run`:
 
-1. For each config, a worker gets its checkpoint ready (writes the synthetic
-   one, or downloads and extracts the published archive, or finds the given
-   one) and hashes it.
+1. For each config, a worker gets its checkpoint ready and hashes it
+   (`sources.source.prepare`: the synthetic one, the given one, or the
+   published archive, downloaded and extracted).
 2. Each module whose inputs (config fields, checkpoint hash, exporter
    version; see `manifest.inputs_digest`) match the manifest, and whose files
    are in place, is up to date. Every other module is exported by a worker:
@@ -14,6 +14,7 @@ Both `export.one` and `export.export_all` go through `run`:
    process.
 3. One line per module as it finishes, then a summary table.
 
+The CLIs, Bazel targets, tests and benchmarks all export through `run`.
 Workers are spawned (no TensorFlow state is forked), replaced after about
 `TASKS_PER_WORKER` tasks each so that their memory stays bounded however
 many modules there are, and die with the coordinating process. Their
@@ -23,6 +24,7 @@ stderr (TensorFlow's logs) goes to `<cache_dir>/logs/worker-<pid>.log`.
 import collections
 import concurrent.futures
 import dataclasses
+import io
 import multiprocessing
 import os
 import resource
@@ -31,11 +33,12 @@ import sys
 import tempfile
 import time
 
-from export import checkpoint as checkpoint_lib
-from export import exporter
-from export import manifest as manifest_lib
-from export import package
-from export import publish
+from export.packaging import manifest as manifest_lib
+from export.packaging import package
+from export.packaging import publish
+from export.pipeline import exporter
+from export.sources import checkpoint as checkpoint_lib
+from export.sources import source as source_lib
 
 # Workers are replaced after about this many tasks each (each export builds
 # fresh graphs, but TensorFlow keeps some per-process caches).
@@ -43,25 +46,6 @@ TASKS_PER_WORKER = 32
 
 EXPORTED, UP_TO_DATE, FAILED, NOT_RUN = (
     "exported", "up to date", "failed", "not run")
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-  """Where checkpoints come from: exactly one of the ways, or the download."""
-  synthetic: bool = False
-  checkpoint: str = None       # One config: prefix, directory or archive.
-  checkpoint_dir: str = None   # Per config: <checkpoint_dir>/<config name>/.
-  cache_dir: str = None
-  require_hashes: bool = False
-
-  def describe(self, cfg):
-    if self.synthetic:
-      return "a SYNTHETIC checkpoint (random weights)"
-    if self.checkpoint:
-      return self.checkpoint
-    if self.checkpoint_dir:
-      return os.path.join(self.checkpoint_dir, cfg.name)
-    return f"{cfg.checkpoint.url} (downloaded, cached)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +57,7 @@ class Result:
   error: str = None
   # Peak resident memory of the worker process that ran it, so far.
   worker_peak_rss: int = 0
+  pack_seconds: float = 0.0  # Of `seconds`, packing the archive.
 
 
 # --- Worker side --------------------------------------------------------------
@@ -98,26 +83,6 @@ def _worker_init(log_dir):
   sys.stderr = os.fdopen(2, "w", buffering=1)
 
 
-def prepare_checkpoint(cfg, source):
-  """Returns (prefix, sha256 of its content, [messages for the user]) of
-  `cfg`'s checkpoint (messages: e.g. the hash to pin of a download)."""
-  messages = []
-  if source.synthetic:
-    prefix = os.path.join(source.cache_dir, "synthetic", cfg.name,
-                          "model.ckpt")
-    if not os.path.isfile(prefix + ".index"):
-      from export import synthetic_checkpoint  # pylint: disable=g-import-not-at-top
-      synthetic_checkpoint.write(cfg, prefix)
-  else:
-    given = source.checkpoint or (
-        os.path.join(source.checkpoint_dir, cfg.name)
-        if source.checkpoint_dir else None)
-    prefix = exporter.resolve_checkpoint(cfg, given, source.cache_dir,
-                                         source.require_hashes,
-                                         log=messages.append)
-  return prefix, checkpoint_lib.checkpoint_sha256(prefix), messages
-
-
 def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
                     output_dir):
   """Exports modules with the same files (`exporter.identical_groups`): the
@@ -127,13 +92,15 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
     inputs: the digests the coordinator found stale, one per module.
 
   Returns:
-    [(manifest Entry, seconds spent on that module)], one per module.
+    [(manifest Entry, seconds writing or copying it, seconds packing it)],
+    one per module (the first's writing includes reading the checkpoint).
   """
   done, start = [], time.monotonic()
   values = checkpoint_lib.read_values(
       prefix, exporter.module_layout(cfg, modules[0]))
   published = exporter.export_group(cfg, modules, values, output_dir)
   for (module, dest), digest in zip(published, inputs):
+    written = time.monotonic()
     archive = package.archive_path(output_dir, module.handle)
     sha256, size = package.pack(dest, archive)
     done.append((manifest_lib.Entry(
@@ -141,7 +108,7 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
         archive=os.path.relpath(archive, output_dir), sha256=sha256,
         size=size, checkpoint_sha256=checkpoint_sha256,
         exporter_version=manifest_lib.exporter_version(), inputs=digest),
-                 time.monotonic() - start))
+                 written - start, time.monotonic() - written))
     start = time.monotonic()
   return done
 
@@ -271,9 +238,35 @@ class _Workers:
       self.pool.shutdown(wait=wait, cancel_futures=True)
 
 
+class _InProcess:
+  """Runs each task in this process when it is submitted, with the same
+  functions as the workers (for callers that have TensorFlow loaded and want
+  no process start-up: the test fixtures)."""
+
+  def __init__(self):
+    self.in_flight = []  # [(tag, result)], at most one.
+
+  def has_room(self):
+    return not self.in_flight
+
+  def submit(self, tag, function, *args):
+    self.in_flight.append((tag, _timed(function, *args)))
+
+  def next_done(self):
+    return self.in_flight.pop()
+
+  def close(self, wait=True):
+    del wait
+
+
 def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
-        out=sys.stdout):
+        out=sys.stdout, in_process=False):
   """Exports what is stale among `plans`, a list of (cfg, [Planned]).
+
+  Args:
+    source: a sources.source.Source.
+    jobs: worker processes (default: one per core).
+    in_process: run every task here instead, one at a time.
 
   Returns:
     [Result], one per planned module, in plan order.
@@ -296,12 +289,13 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
     if result.status == FAILED and not keep_going:
       stop = True
 
-  log_dir = _log_dir(source.cache_dir)
-  workers = _Workers(jobs, log_dir, TASKS_PER_WORKER * jobs)
+  workers = (_InProcess() if in_process else
+             _Workers(jobs, _log_dir(source.cache_dir),
+                      TASKS_PER_WORKER * jobs))
   # Tasks not handed to a worker yet. Exports go first, so that a config's
   # modules follow its checkpoint and few checkpoints are open at a time.
   prepares = collections.deque(
-      (("prepare", cfg, planned), prepare_checkpoint, cfg, source)
+      (("prepare", cfg, planned), source_lib.prepare, cfg, source)
       for cfg, planned in plans if planned)
   exports = collections.deque()
   try:
@@ -318,17 +312,18 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
             finish(Result(module.handle, cfg.name, FAILED, seconds, error,
                           rss))
           else:
-            entry, module_seconds = value[i]
-            finish(Result(module.handle, cfg.name, EXPORTED, module_seconds,
-                          None, rss), entry)
+            entry, write_seconds, pack_seconds = value[i]
+            finish(Result(module.handle, cfg.name, EXPORTED,
+                          write_seconds + pack_seconds, None, rss,
+                          pack_seconds), entry)
         continue
       if error:  # The config's checkpoint: all its modules fail with it.
         for p in what:
           finish(Result(p.module.handle, cfg.name, FAILED, seconds, error,
                         rss))
         continue
-      prefix, checkpoint_sha256, messages = value
-      for message in messages:
+      prefix, checkpoint_sha256 = value.prefix, value.sha256
+      for message in value.messages:
         print(f"{cfg.name}: {message}", file=out, flush=True)
       stale = {}
       for p in what:
@@ -352,6 +347,15 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
   return [results.get(h) or Result(h, "", NOT_RUN) for h in order]
 
 
+def export_config(cfg, source, output_dir, only=None, force=False):
+  """Exports `cfg`'s modules (or those in `only`) as `run` does, in this
+  process and quietly: for callers that have TensorFlow loaded already
+  (tests, benchmarks). Returns [Result]."""
+  planned = exporter.plan(cfg, output_dir, only)
+  return run([(cfg, planned)], source, output_dir, force=force,
+             out=io.StringIO(), in_process=True)
+
+
 def summary(results):
   """The table printed at the end of a run."""
   counts = collections.Counter(r.status for r in results)
@@ -370,6 +374,18 @@ def summary(results):
   if peak:
     lines.append(f"peak worker memory: {peak / 2**20:.0f} MiB")
   return "\n".join(lines)
+
+
+def summary_data(results):
+  """The run's results as data (`--summary_json`), for scripts and tests."""
+  counts = collections.Counter(r.status for r in results)
+  return {
+      "counts": {status: counts[status]
+                 for status in (EXPORTED, UP_TO_DATE, FAILED, NOT_RUN)},
+      "peak_worker_rss": max((r.worker_peak_rss for r in results),
+                             default=0),
+      "modules": [dataclasses.asdict(r) for r in results],
+  }
 
 
 def failures(results):

@@ -16,31 +16,36 @@ import hashlib
 import json
 import os
 
-from export import package
+from export.packaging import package
 
 FILENAME = "manifest.json"
 FORMAT_VERSION = 1
-_EXPORT_DIR = os.path.dirname(os.path.abspath(__file__))
-# The code a module's bytes depend on; changing any of it re-exports all.
-# (Cards, CLIs and the family table do not shape a module.)
-_NOT_EXPORT_CODE = ("cards", "family.py", "one.py", "export_all.py",
-                    "manifest.py", "cli.py", "fetch.py", "publish.py")
+_EXPORT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The layers whose code shapes a module's files: what is published (core),
+# the networks (nets) and the format writers (formats). Editing anything
+# else (sources, packaging, the runner, CLIs, cards) re-exports nothing.
+BYTE_SHAPING_PACKAGES = ("core", "nets", "formats")
+
+
+class ManifestError(RuntimeError):
+  """An existing manifest.json that this tool cannot have written."""
 
 
 @functools.lru_cache(maxsize=None)
 def exporter_version():
-  """`<package version>+<digest of the exporting code>`."""
+  """`<package version>+<digest of the code of BYTE_SHAPING_PACKAGES>`."""
   from export import __version__  # pylint: disable=g-import-not-at-top
   digest = hashlib.sha256()
-  for directory, dirs, files in os.walk(_EXPORT_DIR):
-    dirs[:] = sorted(d for d in dirs
-                     if d not in _NOT_EXPORT_CODE and d != "__pycache__")
-    for name in sorted(files):
-      if name.endswith(".py") and name not in _NOT_EXPORT_CODE:
-        path = os.path.join(directory, name)
-        digest.update(os.path.relpath(path, _EXPORT_DIR).encode() + b"\0")
-        with open(path, "rb") as f:
-          digest.update(f.read() + b"\0")
+  for package_name in BYTE_SHAPING_PACKAGES:
+    for directory, dirs, files in os.walk(os.path.join(_EXPORT_DIR,
+                                                       package_name)):
+      dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+      for name in sorted(files):
+        if name.endswith(".py"):
+          path = os.path.join(directory, name)
+          digest.update(os.path.relpath(path, _EXPORT_DIR).encode() + b"\0")
+          with open(path, "rb") as f:
+            digest.update(f.read() + b"\0")
   return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
@@ -70,13 +75,32 @@ class Entry:
 
 
 def load(output_dir):
-  """Returns {handle: Entry}; empty if there is no (readable) manifest."""
+  """Returns {handle: Entry}; empty if there is no manifest yet.
+
+  Raises:
+    ManifestError: the file exists but is not a manifest this tool wrote
+      (damaged, or another tool's). Nothing is exported then: silently
+      treating every module as stale would re-export them all.
+  """
+  path = os.path.join(output_dir, FILENAME)
   try:
-    with open(os.path.join(output_dir, FILENAME), encoding="utf-8") as f:
-      data = json.load(f)
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+  except FileNotFoundError:
+    return {}
+  except OSError as e:
+    raise ManifestError(f"{path}: cannot read it: {e.strerror}") from None
+  try:
+    data = json.loads(text)
+    if data.get("format_version") != FORMAT_VERSION:
+      raise ValueError(f"format_version is {data.get('format_version')!r}, "
+                       f"expected {FORMAT_VERSION}")
     return {h: Entry(handle=h, **e) for h, e in data["modules"].items()}
-  except (OSError, ValueError, KeyError, TypeError):
-    return {}  # Missing or damaged: everything counts as stale.
+  except (ValueError, KeyError, TypeError, AttributeError) as e:
+    raise ManifestError(
+        f"{path}: not a manifest of this exporter ({type(e).__name__}: {e}). "
+        f"Move it aside to export every module again, or choose another "
+        f"--output_dir.") from None
 
 
 def save(output_dir, entries):

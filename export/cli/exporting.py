@@ -1,0 +1,151 @@
+"""`export.one` and `export.export_all`: one implementation, two commands.
+
+Both plan the modules of their configs and export them through
+`pipeline.runner.run`; they differ only in the table below: which configs
+and checkpoints they take, and their defaults.
+"""
+
+import dataclasses
+import json
+import os
+
+from absl import flags
+
+from export.cli import common
+from export.core import config as config_lib
+from export.packaging import manifest
+from export.pipeline import exporter
+from export.pipeline import runner
+from export.sources import fetch
+from export.sources import source as source_lib
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+  # --configs (default: all) and --checkpoint_dir, else one --config with
+  # --checkpoint and --only.
+  many_configs: bool
+  default_jobs: int        # None: one per core.
+  default_output_dir: str  # None: required.
+
+
+ONE = Command(many_configs=False, default_jobs=1, default_output_dir="out")
+ALL = Command(many_configs=True, default_jobs=None, default_output_dir=None)
+
+
+def define_flags(command):
+  """Defines the flags of `command` (each flag is defined only here)."""
+  if command.many_configs:
+    flags.DEFINE_list("configs", None,
+                      "Config names to export (default: all in configs/).")
+    flags.DEFINE_string("checkpoint_dir", None,
+                        "Directory with one subdirectory of checkpoint per "
+                        "config name.")
+  else:
+    flags.DEFINE_string("config", None,
+                        "Config file, or a file name in configs/ (e.g. "
+                        "v1_050_160.yaml).")
+    flags.DEFINE_string("checkpoint", None,
+                        "Checkpoint prefix, directory holding one, or the "
+                        "published .tgz. Default: download the config's "
+                        "archive.")
+    flags.DEFINE_multi_string("only", None,
+                              "Export only the module with this handle "
+                              "(repeatable).")
+    flags.mark_flag_as_required("config")
+  flags.DEFINE_string("output_dir", command.default_output_dir,
+                      "Root directory of exported modules.")
+  if command.default_output_dir is None:
+    flags.mark_flag_as_required("output_dir")
+  flags.DEFINE_bool("synthetic", False,
+                    "Export from SYNTHETIC random checkpoints (offline demos "
+                    "and tests), not the published weights.")
+  flags.DEFINE_bool("dry_run", False,
+                    "Print one line per module (its handle first) and stop.")
+  flags.DEFINE_string("cache_dir", None,
+                      f"Download cache. Default: ${fetch.CACHE_ENV}, else a "
+                      "per-user cache directory.")
+  flags.DEFINE_bool("require_hashes", False,
+                    "Refuse to download archives whose sha256 the config "
+                    "does not pin.")
+  flags.DEFINE_integer("jobs", command.default_jobs,
+                       "Worker processes (default: one per core)."
+                       if command.default_jobs is None else
+                       "Worker processes.", lower_bound=1)
+  flags.DEFINE_bool("keep_going", False,
+                    "Export every module even after one failed (the exit "
+                    "status is still 1).")
+  flags.DEFINE_bool("force", False, "Re-export modules that are up to date.")
+  flags.DEFINE_string("summary_json", None,
+                      "Also write the run's results to this file, as JSON "
+                      "(see runner.summary_data).")
+
+
+def _plans(command):
+  if not command.many_configs:
+    cfg = config_lib.load(FLAGS.config)
+    return [(cfg, exporter.plan(cfg, FLAGS.output_dir, FLAGS.only))]
+  configs = ([config_lib.load(name) for name in FLAGS.configs]
+             if FLAGS.configs else config_lib.load_all())
+  return [(cfg, exporter.plan(cfg, FLAGS.output_dir)) for cfg in configs]
+
+
+def _source(command):
+  given = "checkpoint_dir" if command.many_configs else "checkpoint"
+  if FLAGS.synthetic and FLAGS[given].value:
+    raise common.app.UsageError(f"--synthetic and --{given} exclude each "
+                                "other")
+  return source_lib.Source(
+      synthetic=FLAGS.synthetic,
+      checkpoint=None if command.many_configs else FLAGS.checkpoint,
+      checkpoint_dir=FLAGS.checkpoint_dir if command.many_configs else None,
+      cache_dir=FLAGS.cache_dir or fetch.default_cache_dir(),
+      require_hashes=FLAGS.require_hashes)
+
+
+def _write_json(path, data):
+  tmp = f"{path}.tmp-{os.getpid()}"
+  with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(data, f, indent=1)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def main(command, argv):
+  if len(argv) > 1:
+    raise common.app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  # Under `bazel run`, relative paths mean the user's working directory.
+  os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()))
+  source = _source(command)
+  plans = _plans(command)
+  if FLAGS.dry_run:
+    for cfg, planned in plans:
+      for p in planned:
+        print(f"{p.module.handle} -> {p.dest}: "
+              f"{exporter.describe(cfg, p.module)}; "
+              f"from {source.describe(cfg)}")
+    return common.EXIT_OK
+  manifest.load(FLAGS.output_dir)  # A foreign one stops us before anything.
+  if FLAGS.synthetic:
+    print("NOTE: exporting from SYNTHETIC checkpoints: random weights, not "
+          "the published ones.")
+  total = sum(len(planned) for _, planned in plans)
+  print(f"{total} modules of {len(plans)} configs, "
+        f"{FLAGS.jobs or os.cpu_count()} workers, into {FLAGS.output_dir}",
+        flush=True)
+  results = runner.run(plans, source, FLAGS.output_dir, jobs=FLAGS.jobs,
+                       keep_going=FLAGS.keep_going, force=FLAGS.force)
+  if FLAGS.summary_json:
+    _write_json(FLAGS.summary_json, runner.summary_data(results))
+  return common.report(results)
+
+
+def run(command):
+  """Defines `command`'s flags and runs it; exits with its status."""
+  define_flags(command)
+  common.run(lambda argv: main(command, argv))
+
+
+

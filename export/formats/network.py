@@ -1,0 +1,56 @@
+"""What both format writers do alike: the image input, the network call on
+it, and the check that the graph holds exactly the module's variables."""
+
+import tensorflow.compat.v1 as tf
+
+from export import nets
+from export.nets import common
+
+
+def image_shape(cfg, iface):
+  """[batch, height, width, 3]: the config's size, or None x None where the
+  module accepts other sizes (its card says "other input sizes are
+  possible")."""
+  size = None if iface.variable_input_size else cfg.input_size
+  return [None, size, size, 3]
+
+
+def sized(cfg, iface, images):
+  """`images`, refused at run time unless of the module's fixed size.
+
+  For graphs fed tensors of unknown shape (hub.Module does): a fixed-size
+  module must refuse other sizes rather than compute on them.
+  """
+  if iface.variable_input_size:
+    return images
+  return tf.ensure_shape(images, image_shape(cfg, iface))
+
+
+def outputs(cfg, iface, images, *, training, batch_norm_momentum,
+            regularize=True):
+  """Builds the module's network on `images` in [0, 1] (TF Hub's image
+  range; the networks were trained on [-1, 1]).
+
+  Args:
+    training: batch norm uses batch statistics and updates its moving
+      averages with momentum `batch_norm_momentum` (None: the
+      architecture's default, a float, or a scalar tensor).
+    regularize: whether the L2 losses go into REGULARIZATION_LOSSES.
+
+  Returns:
+    nets.NetOutputs (logits None for a feature vector module).
+  """
+  return nets.build(
+      cfg.architecture, common.scale_images(images),
+      depth_multiplier=cfg.depth_multiplier, num_classes=iface.num_classes,
+      is_training=training, batch_norm_decay=batch_norm_momentum,
+      quantized_input_bound=iface.quantized_input_bound,
+      regularize=regularize)
+
+
+def check_variables(have, layout):
+  """Raises unless `have`, {name: shape} of the graph's variables, is the
+  module's `layout`."""
+  if have != layout:
+    raise RuntimeError(f"graph variables differ from the module layout: "
+                       f"{sorted(set(have.items()) ^ set(layout.items()))}")
