@@ -110,9 +110,11 @@ class Variant:
   reference: SlimReference
 
   def handle(self, kind, version):
-    quant = "quantops/" if self.cfg.quantized else ""
-    return (f"{self.cfg.publisher}/imagenet/{self.cfg.model_name}/"
-            f"{quant}{kind}/{version}")
+    from export.core import published
+    c = self.cfg
+    return published.default_handle(c.publisher, c.architecture,
+                                    c.depth_multiplier, c.input_size,
+                                    c.quantized, kind, version)
 
   def module(self, kind, version):
     return self.modules[self.handle(kind, version)]

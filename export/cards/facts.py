@@ -8,45 +8,18 @@ sibling modules, and which versions the changelog lists. Templates hold the
 text; nothing here is prose.
 """
 
-import dataclasses
 import posixpath
 import urllib.parse
 
 from export.core import architecture as arch_lib
 from export.core import config as config_lib
+from export.core import published
 from export.core import signatures
-
-
-@dataclasses.dataclass(frozen=True)
-class CardStyle:
-  """Where the published cards of one architecture differ, as data."""
-  network: str           # As the cards name it.
-  # The model zoo the checkpoint archives were downloaded from: cards name a
-  # checkpoint by its archive's path below this URL.
-  checkpoint_root: str
-  # Module versions whose cards kept the first release's metadata block and
-  # did not link the label file yet.
-  early_versions: tuple = ()
-
-
-CARD_STYLES = {
-    "mobilenet_v1": CardStyle(
-        "MobileNet V1",
-        "https://storage.googleapis.com/download.tensorflow.org/models/"),
-    "mobilenet_v2": CardStyle(
-        "MobileNet V2",
-        "https://storage.googleapis.com/mobilenet_v2/checkpoints/",
-        early_versions=(1,)),
-}
 
 
 def default_layout(module):
   """The template of a module's card, unless its config names another."""
-  if module.card.layout:
-    return module.card.layout
-  if module.format == config_lib.FORMAT_SAVED_MODEL_2:
-    return "saved_model_2"
-  return "hub" if module.version >= 3 else "hub_legacy"
+  return module.card.layout or published.VERSIONS[module.version].card_layout
 
 
 def docs_path(module):
@@ -62,16 +35,16 @@ def slim_name(cfg):
     return "mobilenet_v2"
   name = "mobilenet_v1_v1" if cfg.quantized else "mobilenet_v1"
   if cfg.depth_multiplier != 1.0:
-    name += f"_{round(cfg.depth_multiplier * 100):03d}"
+    name += "_" + published.multiplier_code(cfg.depth_multiplier)
   return name
 
 
-def checkpoint_path(cfg, style):
+def checkpoint_path(cfg, family):
   """E.g. `mobilenet_v1_2018_02_22/mobilenet_v1_0.5_160/mobilenet_v1_0.5_160.ckpt`:
   the archive's path below the model zoo (no extension), then the prefix."""
   url = cfg.checkpoint.url
-  path = (url[len(style.checkpoint_root):] if url.startswith(
-      style.checkpoint_root) else posixpath.basename(
+  path = (url[len(family.model_zoo):] if url.startswith(
+      family.model_zoo) else posixpath.basename(
           urllib.parse.urlparse(url).path))
   for extension in (".tar.gz", ".tgz"):
     if path.endswith(extension):
@@ -93,14 +66,14 @@ def sibling(cfg, module):
 
 
 def published_versions(cfg):
-  family = config_lib.FAMILIES[cfg.architecture]
+  family = published.FAMILIES[cfg.architecture]
   return sorted(family.quant_versions if cfg.quantized
                 else family.float_versions)
 
 
 def module_facts(cfg, module):
   """Returns {name: value} for the templates of `module`'s card."""
-  style = CARD_STYLES[cfg.architecture]
+  family = published.FAMILIES[cfg.architecture]
   classification = module.kind == "classification"
   tf2 = module.format == config_lib.FORMAT_SAVED_MODEL_2
   layout = default_layout(module)
@@ -110,7 +83,6 @@ def module_facts(cfg, module):
   versions = [v for v in published_versions(cfg) if v <= module.version]
   output = "logits" if classification else "features"
   num_classes = arch_lib.NUM_CLASSES
-  family = config_lib.FAMILIES[cfg.architecture]
   facts = dict(
       layout=layout,
       handle=module.handle,
@@ -118,7 +90,7 @@ def module_facts(cfg, module):
       handle_title=module.handle.rsplit("/", 1)[0].replace("/", "/&zwnj;")
       + "/" + str(module.version),
       url=module.url,
-      network=style.network,
+      network=family.title,
       v1=cfg.architecture == "mobilenet_v1",
       v2=cfg.architecture == "mobilenet_v2",
       classification=classification,
@@ -146,10 +118,10 @@ def module_facts(cfg, module):
       variable_size=module.variable_input_size,
       sibling_handle=sibling_handle,
       sibling_url=sibling_url,
-      checkpoint=checkpoint_path(cfg, style),
+      checkpoint=checkpoint_path(cfg, family),
       asset_path=module.card.asset_path,
       colab=module.card.colab or "",
-      early_version=module.version in style.early_versions,
+      early_version=module.version in family.early_card_versions,
       # The published V1 float TF1 cards read "on-device  image" (sic).
       double_space=(cfg.architecture == "mobilenet_v1" and not cfg.quantized
                     and not tf2),

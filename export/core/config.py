@@ -31,46 +31,19 @@ import urllib.parse
 
 import yaml
 
+from export.core import published
+
 # export/core/config.py -> <repo>/configs.
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "configs")
 
-# What was published, per architecture: the depth multipliers and input sizes
-# of the family, whether quantized variants exist, and which module versions
-# came in which format for float and quantized variants.
-FORMAT_HUB = "hub"                    # TF1 Hub format, for hub.Module.
-FORMAT_SAVED_MODEL_2 = "saved_model_2"  # TF2 SavedModel, for hub.KerasLayer.
-FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2)
-KINDS = ("classification", "feature_vector")
-
-
-@dataclasses.dataclass(frozen=True)
-class Family:
-  depth_multipliers: tuple
-  input_sizes: tuple
-  float_versions: dict  # {version: format}
-  quant_versions: dict  # {version: format}; empty if never quantized.
-  # First float version that accepts other input sizes than the trained one
-  # (None: every version fixes it, as the MobileNet V2 cards say).
-  variable_size_since: int = None
-
-
-FAMILIES = {
-    "mobilenet_v1": Family(
-        depth_multipliers=(0.25, 0.5, 0.75, 1.0),
-        input_sizes=(128, 160, 192, 224),
-        float_versions={1: FORMAT_HUB, 3: FORMAT_HUB, 4: FORMAT_SAVED_MODEL_2},
-        quant_versions={1: FORMAT_HUB, 3: FORMAT_HUB},
-        variable_size_since=3),
-    "mobilenet_v2": Family(
-        depth_multipliers=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-        input_sizes=(96, 128, 160, 192, 224),
-        float_versions={1: FORMAT_HUB, 2: FORMAT_HUB, 3: FORMAT_HUB,
-                        4: FORMAT_SAVED_MODEL_2},
-        quant_versions={}),
-}
-
-DEFAULT_PUBLISHER = "google"
+# The published tables, as config keys see them.
+FORMAT_HUB = published.FORMAT_HUB
+FORMAT_SAVED_MODEL_2 = published.FORMAT_SAVED_MODEL_2
+FORMATS = published.FORMATS
+KINDS = published.KINDS
+FAMILIES = published.FAMILIES
+DEFAULT_PUBLISHER = published.DEFAULT_PUBLISHER
 
 
 class ConfigError(ValueError):
@@ -92,7 +65,8 @@ class Checkpoint:
 # Card layouts with a template in export/cards/templates. By default a card's
 # layout follows from its module's format and version; a config names one
 # only for a module whose card was written otherwise (seed 000's test module).
-CARD_LAYOUTS = ("hub_legacy", "hub", "saved_model_2", "test_bucket")
+CARD_LAYOUTS = tuple(dict.fromkeys(
+    [v.card_layout for v in published.VERSIONS.values()] + ["test_bucket"]))
 HUB_URL = "https://tfhub.dev/"
 
 
@@ -129,8 +103,10 @@ class Module:
 
   @property
   def configurable_batch_norm_momentum(self):
-    """Version 3+ can fine-tune with a settable momentum; quantops cannot."""
-    return self.version >= 3 and not self.quantized
+    """Fine-tuning with a settable momentum (see published.VERSIONS);
+    quantops modules are not fine-tunable."""
+    return (published.VERSIONS[self.version].batch_norm_momentum_input
+            and not self.quantized)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,15 +134,8 @@ class VariantConfig:
     raise KeyError(handle)
 
 
-def model_name(architecture, depth_multiplier, input_size):
-  return f"{architecture}_{round(depth_multiplier * 100):03d}_{input_size}"
-
-
-def default_handle(publisher, architecture, depth_multiplier, input_size,
-                   quantized, kind, version):
-  quant = "quantops/" if quantized else ""
-  name = model_name(architecture, depth_multiplier, input_size)
-  return f"{publisher}/imagenet/{name}/{quant}{kind}/{version}"
+model_name = published.model_name
+default_handle = published.default_handle
 
 
 # --- Validation ---------------------------------------------------------------
@@ -281,7 +250,7 @@ def parse(path, data):
     raise ConfigError(path, "checkpoint.sha256", sha256,
                       "expected 64 lowercase hex digits")
 
-  published = family.quant_versions if quantized else family.float_versions
+  versions = family.quant_versions if quantized else family.float_versions
   entries = top.get("modules", (list,))
   if not entries:
     raise ConfigError(path, "modules", entries, "list at least one module")
@@ -293,12 +262,12 @@ def parse(path, data):
                         "expected a mapping with kind, version, format")
     m = _Reader(path, entry, _MODULE_KEYS, where)
     kind = m.one_of("kind", (str,), KINDS)
-    version = m.one_of("version", (int,), tuple(published))
+    version = m.one_of("version", (int,), versions)
     fmt = m.one_of("format", (str,), FORMATS)
-    if published[version] != fmt:
+    if published.VERSIONS[version].format != fmt:
       raise ConfigError(
-          path, f"{where}format", fmt,
-          f"version {version} was published only as {published[version]!r}")
+          path, f"{where}format", fmt, f"version {version} was published "
+          f"only as {published.VERSIONS[version].format!r}")
     handle = m.get("handle", (str,)) or default_handle(
         publisher, architecture, depth_multiplier, input_size, quantized,
         kind, version)

@@ -8,6 +8,7 @@ import collections
 import dataclasses
 
 from export.core import architecture
+from export.core import published
 
 # Batch norm momentum of version 3+ modules, settable by the consumer; older
 # versions keep the training default of the architecture.
@@ -85,9 +86,5 @@ def tf1_tag_sets(iface):
 
 def quantized_input_bound(module):
   """Input range [-bound, bound] of a quantops config.Module's input
-  fake-quant.
-
-  Version 3 overestimates it by 0.05% to avoid a crash in some TFLite/toco
-  versions (its changelog; TF Hub GitHub issue 109).
-  """
-  return 1.0005 if module.version >= 3 else 1.0
+  fake-quant (see published.VERSIONS)."""
+  return published.VERSIONS[module.version].quantized_input_bound

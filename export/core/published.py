@@ -1,0 +1,108 @@
+"""What was published, as tables: module versions, families, naming rules.
+
+One place read by config validation, the writers (through
+`signatures.interface`), the config generator (`core.family`) and the cards
+(`cards.facts`). No TensorFlow here.
+"""
+
+import dataclasses
+
+FORMAT_HUB = "hub"                      # TF1 Hub format, for hub.Module.
+FORMAT_SAVED_MODEL_2 = "saved_model_2"  # TF2 SavedModel, for hub.KerasLayer.
+FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2)
+KINDS = ("classification", "feature_vector")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleVersion:
+  """What a module version is, whatever its family."""
+  format: str
+  # Fine-tuning with a settable batch norm momentum (`batch_norm_momentum`
+  # input, `*_with_bn_hparams` signatures); float modules only.
+  batch_norm_momentum_input: bool
+  # The card's template (export/cards/templates/<layout>.md).
+  card_layout: str
+  # Quantops modules: the input is fake-quantized to [-bound, bound]. None:
+  # the version was never published quantized. Version 3 overestimates it by
+  # 0.05% to avoid a crash in some TFLite/toco versions (its changelog; TF
+  # Hub GitHub issue 109).
+  quantized_input_bound: float = None
+
+
+VERSIONS = {
+    1: ModuleVersion(FORMAT_HUB, False, "hub_legacy",
+                     quantized_input_bound=1.0),
+    2: ModuleVersion(FORMAT_HUB, False, "hub_legacy"),
+    3: ModuleVersion(FORMAT_HUB, True, "hub", quantized_input_bound=1.0005),
+    4: ModuleVersion(FORMAT_SAVED_MODEL_2, True, "saved_model_2"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """One architecture's published variants, and how its cards name it."""
+  title: str                 # As the cards and config comments name it.
+  depth_multipliers: tuple
+  input_sizes: tuple
+  float_versions: tuple      # Of VERSIONS.
+  quant_versions: tuple      # Of VERSIONS; empty if never quantized.
+  # The model zoo the checkpoint archives are downloaded from (cards name a
+  # checkpoint by its archive's path below it), and their folder in it.
+  model_zoo: str
+  archive_folder: str
+  # Multipliers trained at the largest input size only.
+  full_size_only: tuple = ()
+  # First float version that accepts other input sizes than the trained one
+  # (None: every version fixes it, as the MobileNet V2 cards say).
+  variable_size_since: int = None
+  # Versions whose cards kept the first release's metadata block and did
+  # not link the label file yet.
+  early_card_versions: tuple = ()
+
+  @property
+  def archive_root(self):
+    return self.model_zoo + self.archive_folder
+
+
+FAMILIES = {
+    "mobilenet_v1": Family(
+        title="MobileNet V1",
+        depth_multipliers=(0.25, 0.5, 0.75, 1.0),
+        input_sizes=(128, 160, 192, 224),
+        float_versions=(1, 3, 4),
+        quant_versions=(1, 3),
+        model_zoo="https://storage.googleapis.com/download.tensorflow.org/"
+                  "models/",
+        archive_folder="mobilenet_v1_2018_02_22/",
+        variable_size_since=3),
+    "mobilenet_v2": Family(
+        title="MobileNet V2",
+        depth_multipliers=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
+        input_sizes=(96, 128, 160, 192, 224),
+        float_versions=(1, 2, 3, 4),
+        quant_versions=(),
+        model_zoo="https://storage.googleapis.com/mobilenet_v2/checkpoints/",
+        archive_folder="",
+        full_size_only=(1.3, 1.4),
+        early_card_versions=(1,)),
+}
+
+DEFAULT_PUBLISHER = "google"
+
+
+def multiplier_code(depth_multiplier):
+  """The multiplier in hundredths, 3 digits (0.5 -> "050"), as in names."""
+  return f"{round(depth_multiplier * 100):03d}"
+
+
+def model_name(architecture, depth_multiplier, input_size):
+  """E.g. mobilenet_v1_050_160."""
+  return f"{architecture}_{multiplier_code(depth_multiplier)}_{input_size}"
+
+
+def default_handle(publisher, architecture, depth_multiplier, input_size,
+                   quantized, kind, version):
+  """E.g. google/imagenet/mobilenet_v1_050_160/quantops/feature_vector/3."""
+  quant = "quantops/" if quantized else ""
+  name = model_name(architecture, depth_multiplier, input_size)
+  return f"{publisher}/imagenet/{name}/{quant}{kind}/{version}"
