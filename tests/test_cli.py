@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from export.packaging import publish
+from export.publishing import publish
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ EXPORT = os.path.join(REPO, "export")
 LAYERS = [
     ["export"],                   # __version__ only.
     ["export.core"],              # What was published; no TensorFlow.
-    ["export.sources", "export.nets", "export.cards", "export.packaging"],
+    ["export.sources", "export.nets", "export.cards", "export.publishing"],
     ["export.formats"],
     ["export.pipeline"],
     ["export.cli"],
@@ -161,3 +161,20 @@ def test_library_modules_define_no_flags(module):
   before = set(flags.FLAGS)
   importlib.import_module(module)
   assert set(flags.FLAGS) == before
+
+
+def test_subpackages_shadow_no_installed_package():
+  # Bazel's Python launcher puts the script's directory, export/, first on
+  # sys.path: a subpackage named like an installed top-level package (as
+  # export/packaging once was, shadowing the `packaging` TensorFlow imports)
+  # breaks every `bazel run` target.
+  import importlib.util
+  names = [n for n in os.listdir(EXPORT)
+           if os.path.isfile(os.path.join(EXPORT, n, "__init__.py"))]
+  assert "core" in names
+  clashes = []
+  for name in names:
+    spec = importlib.util.find_spec(name)
+    if spec is not None:
+      clashes.append(f"{name}: {spec.origin}")
+  assert clashes == []

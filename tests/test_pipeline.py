@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from export.packaging import manifest
+from export.publishing import manifest
 from tests.conftest import VARIANT, run_cli
 
 

@@ -16,7 +16,7 @@ from absl import flags
 from export import cards
 from export.cli import common as cli
 from export.core import config as config_lib
-from export.packaging import publish
+from export.publishing import publish
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

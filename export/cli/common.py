@@ -22,7 +22,7 @@ from absl import flags
 from absl import logging
 
 from export.core import config as config_lib
-from export.packaging import manifest
+from export.publishing import manifest
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 

@@ -13,7 +13,7 @@ from absl import flags
 
 from export.cli import common
 from export.core import config as config_lib
-from export.packaging import manifest
+from export.publishing import manifest
 from export.pipeline import exporter
 from export.pipeline import runner
 from export.sources import fetch

@@ -16,7 +16,7 @@ from export import formats
 from export.core import architecture
 from export.core import config as config_lib
 from export.core import signatures
-from export.packaging import publish
+from export.publishing import publish
 from export.sources import source
 
 # What an export can fail with for reasons outside the program.

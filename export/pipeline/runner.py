@@ -33,9 +33,9 @@ import sys
 import tempfile
 import time
 
-from export.packaging import manifest as manifest_lib
-from export.packaging import package
-from export.packaging import publish
+from export.publishing import manifest as manifest_lib
+from export.publishing import package
+from export.publishing import publish
 from export.pipeline import exporter
 from export.sources import checkpoint as checkpoint_lib
 from export.sources import source as source_lib

@@ -16,14 +16,14 @@ import hashlib
 import json
 import os
 
-from export.packaging import package
+from export.publishing import package
 
 FILENAME = "manifest.json"
 FORMAT_VERSION = 1
 _EXPORT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The layers whose code shapes a module's files: what is published (core),
 # the networks (nets) and the format writers (formats). Editing anything
-# else (sources, packaging, the runner, CLIs, cards) re-exports nothing.
+# else (sources, publishing, the runner, CLIs, cards) re-exports nothing.
 BYTE_SHAPING_PACKAGES = ("core", "nets", "formats")
 
 
