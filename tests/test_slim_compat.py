@@ -25,7 +25,7 @@ _BATCH_NORMS = textwrap.dedent("""
 
 def _run(compat):
   code = _BATCH_NORMS.format(
-      compat="import export.slim_compat" if compat else "")
+      compat="import export.nets.slim_compat" if compat else "")
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                           capture_output=True, text=True, timeout=300,
                           env={"PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"})
