@@ -37,7 +37,8 @@ def rendered():
 
 
 def test_published_cards_are_all_here():
-  assert len(_published()) == 5 + 14
+  # Seeds, one of each other kind, the version 5 cards, the publisher page.
+  assert len(_published()) == 5 + 14 + 3 + 1
 
 
 @pytest.mark.parametrize("path", _published())
@@ -60,8 +61,10 @@ def test_whole_family_has_a_card_per_module(rendered):
   assert len(configs) == 54
   assert sum(c.quantized for c in configs) == 16
   modules = [m for c in configs for m in c.modules]
-  assert len(modules) == 336 + 1  # Plus seed 000's test-bucket module.
-  assert len(rendered) == len(modules)
+  assert len(modules) == 412 + 1  # Plus seed 000's test-bucket module.
+  assert sum(m.version == 5 for m in modules) == 76  # 38 float variants x 2.
+  assert len(rendered) == len(modules) + 1  # And the publisher's page.
+  assert "google/google.md" in rendered
 
 
 def test_every_sibling_link_points_at_a_published_module(rendered):
@@ -139,6 +142,15 @@ def test_card_facts_agree_with_exported_modules(variant, rendered, name):
       loaded = tf.saved_model.load(v.modules[m.handle])
       images = np.zeros([2, f["size"], f["size"], 3], np.float32)
       assert loaded(images).shape == (2, width), m.handle
+      # The changelog lists the serving signature where the module has it.
+      serving = "Add 'serving_default' SignatureDef" in rendered[
+          facts_lib.docs_path(m)]
+      assert set(loaded.signatures) == ({"serving_default"} if serving
+                                        else set()), m.handle
+      if serving:
+        (out,) = loaded.signatures["serving_default"](
+            inputs=tf.constant(images)).values()
+        assert out.shape == (2, width), m.handle
 
 
 @pytest.mark.slow
@@ -201,7 +213,7 @@ def test_cards_cli_does_not_import_tensorflow(tmp_path):
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 0 and "ok" in result.stdout, result.stderr
-  assert len(list((tmp_path / "d").rglob("*.md"))) == 337
+  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 1
 
 
 @pytest.fixture
@@ -273,9 +285,17 @@ def test_bad_card_options_name_file_key_and_allowed(tmp_path):
       "card: {layout: fancy}}"))
   result = _cards_cli("--check", "--configs_dir", str(configs))
   assert result.returncode == 2
-  assert "v2_050_96.yaml: modules[7].card.layout: 'fancy' is not allowed" \
+  assert "v2_050_96.yaml: modules[8].card.layout: 'fancy' is not allowed" \
       in result.stderr
   assert "hub_legacy" in result.stderr
+
+
+def test_missing_publisher_page_is_named(monkeypatch, tmp_path):
+  monkeypatch.setattr(cards, "PUBLISHERS_DIR", str(tmp_path))
+  (tmp_path / "tensorflow.md").write_text("# Publisher tensorflow\n")
+  with pytest.raises(cards.CardError, match=r"google\.md: no page for "
+                     r"publisher 'google'.*publishers with a page: tensorflow"):
+    cards.render_all(config.load_all())
 
 
 def test_layout_that_does_not_fit_the_module_is_refused(tmp_path):

@@ -28,14 +28,17 @@ def test_seed_configs_load_with_their_published_modules():
   v1 = configs["v1_050_160"]
   assert [(m.kind, m.version, m.format) for m in v1.modules] == [
       ("classification", 1, "hub"), ("classification", 3, "hub"),
-      ("classification", 4, "saved_model_2"), ("feature_vector", 1, "hub"),
-      ("feature_vector", 3, "hub"), ("feature_vector", 4, "saved_model_2")]
+      ("classification", 4, "saved_model_2"),
+      ("classification", 5, "saved_model_2"), ("feature_vector", 1, "hub"),
+      ("feature_vector", 3, "hub"), ("feature_vector", 4, "saved_model_2"),
+      ("feature_vector", 5, "saved_model_2")]
   assert v1.module("google/imagenet/mobilenet_v1_050_160/feature_vector/3")
   quant = configs["v1_025_128_quant"]
   assert {m.handle for m in quant.modules} == {
       f"google/imagenet/mobilenet_v1_025_128/quantops/{k}/{v}"
       for k in ("classification", "feature_vector") for v in (1, 3)}
-  assert [m.version for m in configs["v2_050_96"].modules] == [1, 2, 3, 4] * 2
+  assert [m.version for m in configs["v2_050_96"].modules] == [1, 2, 3, 4,
+                                                               5] * 2
   assert ("google/image/imagenet/mobilenet_v1_050_128/classification/1" in
           {m.handle for m in configs["v1_050_128"].modules})
 

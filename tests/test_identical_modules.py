@@ -1,9 +1,11 @@
-"""Modules of one config with the same files are exported once, then copied.
+"""Modules of one config built from one network are exported together.
 
 Which modules have the same files is decided by signatures.Interface, all a
-writer reads of a module. These tests pin which modules of the family share
-files, check that the copies are what an export of their own would write,
-and that the runner (export.one, export_all) reports and packs each.
+writer reads of a module; which share their network (versions 4 and 5 of a
+TF2 module, traced once) by `Interface.network`. These tests pin which
+modules of the family share files and networks, check that the copies are
+what an export of their own would write, that a group builds its network
+once, and that the runner (export.one, export_all) reports and packs each.
 """
 
 import filecmp
@@ -20,22 +22,65 @@ def _tail(handle):
   return "/".join(handle.split("/")[-2:])
 
 
+def _shared(group_key):
+  """{(config or architecture, (handle tails...))} of groups of 2 or more."""
+  shared = set()
+  for cfg in config.load_all():
+    groups = {}
+    for m in cfg.modules:
+      groups.setdefault(group_key(m), []).append(_tail(m.handle))
+    for tails in groups.values():
+      if len(tails) > 1:
+        shared.add((cfg.name if cfg.architecture == "mobilenet_v1"
+                    else cfg.architecture, tuple(tails)))
+  return shared
+
+
 def test_only_v2_versions_1_and_2_share_files_across_the_family():
   """And seed 000's test-bucket module, a second handle for a V1 module."""
-  shared = set()
-  for path in sorted(os.listdir(config.CONFIGS_DIR)):
-    if not path.endswith(".yaml"):
-      continue
-    cfg = config.load(os.path.join(config.CONFIGS_DIR, path))
-    for group in exporter.identical_groups(cfg.modules):
-      if len(group) > 1:
-        shared.add((cfg.name if cfg.architecture == "mobilenet_v1"
-                    else cfg.architecture,
-                    tuple(_tail(m.handle) for m in group)))
-  assert shared == {
+  assert _shared(signatures.interface) == {
       ("v1_050_128", ("classification/1", "classification/1")),
       ("mobilenet_v2", ("classification/1", "classification/2")),
       ("mobilenet_v2", ("feature_vector/1", "feature_vector/2"))}
+
+
+def test_versions_4_and_5_share_their_network_in_every_float_config():
+  shared = _shared(lambda m: signatures.interface(m).network)
+  float_v1 = {c.name for c in config.load_all()
+              if c.architecture == "mobilenet_v1" and not c.quantized}
+  assert shared == _shared(signatures.interface) | {
+      (name, (f"{kind}/4", f"{kind}/5"))
+      for name in float_v1 | {"mobilenet_v2"}
+      for kind in ("classification", "feature_vector")}
+  # The groups the runner hands to one worker task.
+  cfg = config.load("v2_050_96")
+  assert [[_tail(m.handle) for m in group]
+          for group in exporter.network_groups(cfg.modules)] == [
+              ["classification/1", "classification/2"], ["classification/3"],
+              ["classification/4", "classification/5"],
+              ["feature_vector/1", "feature_vector/2"], ["feature_vector/3"],
+              ["feature_vector/4", "feature_vector/5"]]
+
+
+def test_a_group_traces_its_network_once(tmp_path, monkeypatch):
+  from export.formats import saved_model
+  from export.sources import synthetic
+  traced = []
+  build_call = saved_model._build_call
+  monkeypatch.setattr(saved_model, "_build_call",
+                      lambda *args: traced.append(1) or build_call(*args))
+  cfg = config.load("v2_035_96")
+  group = [cfg.module(f"google/imagenet/mobilenet_v2_035_96/feature_vector/{v}")
+           for v in (4, 5)]
+  values = synthetic.synthetic_values(cfg)
+  values = {n: values[n] for n in exporter.module_layout(cfg, group[0])}
+  published = list(exporter.export_group(cfg, group, values, str(tmp_path)))
+  assert [m for m, _ in published] == group
+  assert len(traced) == 1
+  # Same variables, one with the serving signature (and its saver).
+  sizes = [os.path.getsize(os.path.join(d, "saved_model.pb"))
+           for _, d in published]
+  assert sizes[0] < sizes[1]
 
 
 def test_interface_ignores_what_only_names_or_describes_a_module():

@@ -3,8 +3,10 @@
 `render(cfg, module)` fills the template of the module's card layout with the
 facts of `export.cards.facts`; `render_all` does so for every module of every
 config, keyed by path in the docs tree (`<publisher>/models/<rest of
-handle>.md`). `python -m export.cards` writes that tree or checks it.
-Nothing here imports TensorFlow.
+handle>.md`), and adds the page of each publisher (`<publisher>/<publisher>.md`,
+which the tfhub.dev docs validator requires for every card; its text is the
+publisher's own, kept in `publishers/`). `python -m export.cards` writes that
+tree or checks it. Nothing here imports TensorFlow.
 """
 
 import os
@@ -15,6 +17,8 @@ from export.cards import template
 
 TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                              "templates")
+PUBLISHERS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "publishers")
 _LOADER = template.Loader(TEMPLATES_DIR)
 
 
@@ -59,4 +63,20 @@ def render_all(configs):
         raise CardError(f"{cfg.path}: {module.handle} is also in another "
                         "config; each module has one card")
       cards[path] = render(cfg, module)
+  for publisher in sorted({path.split("/", 1)[0] for path in cards}):
+    cards[f"{publisher}/{publisher}.md"] = publisher_page(publisher)
   return cards
+
+
+def publisher_page(publisher):
+  """The publisher's page, as the publisher wrote it."""
+  path = os.path.join(PUBLISHERS_DIR, f"{publisher}.md")
+  try:
+    with open(path, encoding="utf-8", newline="") as f:
+      return f.read()
+  except FileNotFoundError:
+    raise CardError(
+        f"{path}: no page for publisher {publisher!r}, which the docs "
+        f"validator requires for its cards; publishers with a page: "
+        f"{', '.join(sorted(n[:-3] for n in os.listdir(PUBLISHERS_DIR)))}"
+    ) from None

@@ -81,14 +81,21 @@ def module_facts(cfg, module):
   if layout == "test_bucket":  # A docs tree of its own: link the card file.
     sibling_url = f"../{sibling_handle.rsplit('/', 2)[1]}/{module.version}.md"
   versions = [v for v in published_versions(cfg) if v <= module.version]
+  version = published.VERSIONS[module.version]
+  title = module.handle.rsplit("/", 1)[0]
+  if version.card_title_breaks:
+    # Zero-width non-joiners let the title wrap after any "/" but the last.
+    title = title.replace("/", "/&zwnj;")
+  colab = module.card.colab
+  if colab is None and family.colab_badge_since is not None and (
+      module.version >= family.colab_badge_since):
+    colab = published.COLAB_NOTEBOOKS[module.kind]
   output = "logits" if classification else "features"
   num_classes = arch_lib.NUM_CLASSES
   facts = dict(
       layout=layout,
       handle=module.handle,
-      # Zero-width non-joiners let the title wrap after any "/" but the last.
-      handle_title=module.handle.rsplit("/", 1)[0].replace("/", "/&zwnj;")
-      + "/" + str(module.version),
+      handle_title=f"{title}/{module.version}",
       url=module.url,
       network=family.title,
       v1=cfg.architecture == "mobilenet_v1",
@@ -119,8 +126,12 @@ def module_facts(cfg, module):
       sibling_handle=sibling_handle,
       sibling_url=sibling_url,
       checkpoint=checkpoint_path(cfg, family),
-      asset_path=module.card.asset_path,
-      colab=module.card.colab or "",
+      asset_path_legacy=(module.card.asset_path and
+                         version.card_asset_path == "legacy"),
+      asset_path_internal=(module.card.asset_path and
+                           version.card_asset_path == "internal"),
+      colab=colab or "",
+      colab_label=module.card.colab_label,
       early_version=module.version in family.early_card_versions,
       # The published V1 float TF1 cards read "on-device  image" (sic).
       double_space=(cfg.architecture == "mobilenet_v1" and not cfg.quantized
@@ -131,7 +142,7 @@ def module_facts(cfg, module):
       hub_name="TF Hub model" if tf2 else "TF-Hub module",
       tf2=tf2,
   )
-  for v in (2, 3, 4):
+  for v in (2, 3, 4, 5):
     facts[f"changelog_v{v}"] = v in versions
   facts["v3_adds_variable_size"] = (family.variable_size_since == 3
                                     and not cfg.quantized)

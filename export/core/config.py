@@ -74,8 +74,9 @@ HUB_URL = "https://tfhub.dev/"
 class CardOptions:
   """What a module's published card shows that no rule predicts."""
   layout: str = None        # One of CARD_LAYOUTS; None: by format and version.
-  asset_path: bool = True   # The `<!-- asset-path: legacy -->` line.
+  asset_path: bool = True   # The `<!-- asset-path: ... -->` line.
   colab: str = None         # URL of a Colab notebook badge under the metadata.
+  colab_label: str = "Open Colab notebook"  # The badge's text, as published.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +147,8 @@ _TOP_KEYS = {"architecture": True, "depth_multiplier": True,
 _CHECKPOINT_KEYS = {"url": True, "prefix": True, "sha256": False}
 _MODULE_KEYS = {"kind": True, "version": True, "format": True,
                 "handle": False, "url": False, "card": False}
-_CARD_KEYS = {"layout": False, "asset_path": False, "colab": False}
+_CARD_KEYS = {"layout": False, "asset_path": False, "colab": False,
+              "colab_label": False}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HANDLE_PART = re.compile(r"^[a-z0-9_]+$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -203,7 +205,8 @@ def _card_options(path, entry, where):
     return CardOptions()
   if not isinstance(entry, dict):
     raise ConfigError(path, f"{where}card", entry,
-                      "expected a mapping with layout, asset_path, colab")
+                      "expected a mapping with layout, asset_path, colab, "
+                      "colab_label")
   card = _Reader(path, entry, _CARD_KEYS, f"{where}card.")
   layout = card.get("layout", (str,))
   if layout is not None and layout not in CARD_LAYOUTS:
@@ -212,8 +215,10 @@ def _card_options(path, entry, where):
   colab = card.get("colab", (str,))
   if colab is not None:
     _validate_url(path, f"{where}card.colab", colab, archive=False)
-  return CardOptions(layout=layout, asset_path=card.get(
-      "asset_path", (bool,), True), colab=colab)
+  return CardOptions(
+      layout=layout, asset_path=card.get("asset_path", (bool,), True),
+      colab=colab, colab_label=card.get("colab_label", (str,),
+                                        CardOptions.colab_label))
 
 
 def parse(path, data):

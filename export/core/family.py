@@ -36,9 +36,10 @@ EXTRA_MODULES = {
 CARD_OPTIONS = {
     # Its published card has no asset-path line (seed card 003).
     ("v1_050_160", "feature_vector", 3): "{asset_path: false}",
+    # The one version 4 card with a Colab badge, spelt so.
     ("v2_100_96", "feature_vector", 4): (
-        "{colab: https://colab.research.google.com/github/tensorflow/hub/"
-        "blob/master/examples/colab/tf2_image_retraining.ipynb}"),
+        "{colab: " + published.COLAB_NOTEBOOKS["feature_vector"] +
+        ", colab_label: Open Colab notebok}"),
 }
 
 

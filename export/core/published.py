@@ -27,6 +27,17 @@ class ModuleVersion:
   # 0.05% to avoid a crash in some TFLite/toco versions (its changelog; TF
   # Hub GitHub issue 109).
   quantized_input_bound: float = None
+  # TF2 SavedModels: a `serving_default` SignatureDef besides `__call__`
+  # ("Add 'serving_default' SignatureDef", the version 5 changelog), for
+  # loaders of signatures: Keras 3's TFSMLayer, TF Serving, saved_model_cli,
+  # the TFLite converter.
+  serving_signature: bool = False
+  # The cards of a version were written when it was published. Version 5's
+  # (2021) have "asset-path: internal" as the first metadata line, where
+  # earlier ones have "asset-path: legacy" after the dataset line, and a
+  # title without the "&zwnj;" breaks.
+  card_asset_path: str = "legacy"
+  card_title_breaks: bool = True
 
 
 VERSIONS = {
@@ -35,6 +46,9 @@ VERSIONS = {
     2: ModuleVersion(FORMAT_HUB, False, "hub_legacy"),
     3: ModuleVersion(FORMAT_HUB, True, "hub", quantized_input_bound=1.0005),
     4: ModuleVersion(FORMAT_SAVED_MODEL_2, True, "saved_model_2"),
+    5: ModuleVersion(FORMAT_SAVED_MODEL_2, True, "saved_model_2",
+                     serving_signature=True, card_asset_path="internal",
+                     card_title_breaks=False),
 }
 
 
@@ -58,6 +72,9 @@ class Family:
   # Versions whose cards kept the first release's metadata block and did
   # not link the label file yet.
   early_card_versions: tuple = ()
+  # First version whose cards have an "Open Colab notebook" badge for each
+  # kind (COLAB_NOTEBOOKS); None: none do.
+  colab_badge_since: int = None
 
   @property
   def archive_root(self):
@@ -69,7 +86,7 @@ FAMILIES = {
         title="MobileNet V1",
         depth_multipliers=(0.25, 0.5, 0.75, 1.0),
         input_sizes=(128, 160, 192, 224),
-        float_versions=(1, 3, 4),
+        float_versions=(1, 3, 4, 5),
         quant_versions=(1, 3),
         model_zoo="https://storage.googleapis.com/download.tensorflow.org/"
                   "models/",
@@ -79,13 +96,21 @@ FAMILIES = {
         title="MobileNet V2",
         depth_multipliers=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
         input_sizes=(96, 128, 160, 192, 224),
-        float_versions=(1, 2, 3, 4),
+        float_versions=(1, 2, 3, 4, 5),
         quant_versions=(),
         model_zoo="https://storage.googleapis.com/mobilenet_v2/checkpoints/",
         archive_folder="",
         full_size_only=(1.3, 1.4),
-        early_card_versions=(1,)),
+        early_card_versions=(1,),
+        colab_badge_since=5),
 }
+
+# The notebooks the cards' Colab badges open, by module kind.
+COLAB_NOTEBOOKS = {
+    kind: "https://colab.research.google.com/github/tensorflow/hub/blob/"
+          f"master/examples/colab/{notebook}.ipynb"
+    for kind, notebook in (("classification", "image_classification"),
+                           ("feature_vector", "tf2_image_retraining"))}
 
 DEFAULT_PUBLISHER = "google"
 

@@ -17,6 +17,13 @@ BATCH_NORM_MOMENTUM_INPUT = "batch_norm_momentum"
 IMAGES_INPUT = "images"
 OUTPUT_KEY = "default"
 
+# The SignatureDef of TF2 SavedModels that have one (published.VERSIONS):
+# images in [0, 1] as for `__call__`, inference mode. "output_0" is the name
+# TensorFlow gives a signature function's one unnamed output.
+SERVING_SIGNATURE = "serving_default"
+SERVING_INPUT = "inputs"
+SERVING_OUTPUT = "output_0"
+
 TRAIN_TAGS = frozenset({"train"})
 INFERENCE_TAGS = frozenset()
 
@@ -38,6 +45,14 @@ class Interface:
   variable_input_size: bool   # Other input sizes than the config's.
   batch_norm_momentum_input: bool  # Fine-tuning with a settable momentum.
   quantized_input_bound: float = None  # Set for quantops modules only.
+  serving_signature: bool = False  # TF2: a `serving_default` SignatureDef.
+
+  @property
+  def network(self):
+    """What the module's network depends on: modules of one config with
+    equal `network` are written from one built (TF2: traced) network, and
+    differ only in the signatures saved with it."""
+    return dataclasses.replace(self, serving_signature=False)
 
   @property
   def quantized(self):
@@ -57,7 +72,8 @@ def interface(module):
       variable_input_size=module.variable_input_size,
       batch_norm_momentum_input=module.configurable_batch_norm_momentum,
       quantized_input_bound=(quantized_input_bound(module)
-                             if module.quantized else None))
+                             if module.quantized else None),
+      serving_signature=published.VERSIONS[module.version].serving_signature)
 
 
 def tf1_signatures(iface):

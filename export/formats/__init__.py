@@ -1,12 +1,14 @@
 """Format writers behind one interface.
 
-    write(cfg, iface, values, export_dir)
+    write = writer(cfg, network_iface, values)
+    write(iface, export_dir)
 
-writes the module whose `core.signatures.Interface` is `iface` (its format,
-kind, input size, momentum input, quantization) from checkpoint `values`
-({variable name: array}, exactly the module's variables) into `export_dir`,
-which must not exist. `hub_v1` writes the TF1 Hub format, `saved_model`
-TF2 SavedModels; both build the network through `network`.
+`writer` builds the network of the modules whose `core.signatures.Interface`
+has `.network == network_iface` from checkpoint `values` ({variable name:
+array}, exactly the modules' variables); `write` writes one of them into
+`export_dir`, which must not exist. `hub_v1` writes the TF1 Hub format,
+`saved_model` TF2 SavedModels (versions 4 and 5 from one traced network);
+both build the network through `network`.
 """
 
 import importlib
@@ -21,6 +23,6 @@ NAMES = {config.FORMAT_HUB: "TF1 Hub format",
          config.FORMAT_SAVED_MODEL_2: "TF2 SavedModel"}
 
 
-def write(cfg, iface, values, export_dir):
-  importlib.import_module(WRITERS[iface.format]).write(cfg, iface, values,
-                                                       export_dir)
+def writer(cfg, network_iface, values):
+  return importlib.import_module(WRITERS[network_iface.format]).writer(
+      cfg, network_iface, values)

@@ -156,3 +156,10 @@ def write(cfg, iface, values, export_dir):
   with open(os.path.join(export_dir, hub_protos.MODULE_DEF_FILENAME),
             "wb") as f:
     f.write(hub_protos.module_def_bytes())
+
+
+def writer(cfg, network_iface, values):
+  """`write` for the modules with `network_iface` (`Interface.network`):
+  TF1 graphs are cheap to build, so each module builds its own."""
+  del network_iface
+  return lambda iface, export_dir: write(cfg, iface, values, export_dir)

@@ -7,7 +7,11 @@ It follows TF Hub's reusable SavedModel API: the root object has
   the card says other sizes are possible);
 * `variables`, `trainable_variables` (the batch norm moving statistics are not
   trainable) and `regularization_losses` (zero-argument functions, one per L2
-  regularized kernel, as in the Slim arg scope).
+  regularized kernel, as in the Slim arg scope);
+* from version 5, a `serving_default` SignatureDef: `inputs` (images in
+  [0, 1]) -> `output_0` (logits or features), inference mode.
+
+Versions 4 and 5 of a module are saved from one traced network (`writer`).
 
 The network is the same TF-Slim graph as in the TF1 modules, built inside the
 traced function; a custom getter on its variable scope hands Slim the module's
@@ -77,17 +81,32 @@ def _loss_function(regularizer, variable):
                      autograph=False)
 
 
-def write(cfg, iface, values, export_dir):
-  """Writes a module of variant `cfg` with variable `values` to `export_dir`.
+def _serving_function(cfg, iface, call):
+  """The `serving_default` signature: `__call__` in inference mode with the
+  default momentum (a tensor, so the traced inference call is reused)."""
+  @tf.function(autograph=False, input_signature=[tf.TensorSpec(
+      network.image_shape(cfg, iface), tf.float32,
+      name=signatures.SERVING_INPUT)])
+  def serve(inputs):
+    output = call(inputs, False,
+                  tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM))
+    return {signatures.SERVING_OUTPUT: output}
+  return serve
+
+
+def writer(cfg, network_iface, values):
+  """Traces the network of modules with `network_iface`
+  (`Interface.network`) once; returns `write(iface, export_dir)`, which
+  saves a module of those with it.
 
   Args:
     cfg: the VariantConfig.
-    iface: the module's signatures.Interface (format "saved_model_2").
-    values: {variable name: np.ndarray}, exactly the module's variables.
-    export_dir: directory to create.
+    network_iface: the modules' signatures.Interface.network (format
+      "saved_model_2").
+    values: {variable name: np.ndarray}, exactly the modules' variables.
   """
   slim_variables = _SlimVariables(values)
-  call = _build_call(cfg, iface, slim_variables)
+  call = _build_call(cfg, network_iface, slim_variables)
   network.check_variables(
       {n: tuple(v.shape) for n, v in slim_variables.variables.items()},
       {n: tuple(v.shape) for n, v in values.items()})
@@ -99,14 +118,28 @@ def write(cfg, iface, values, export_dir):
   root.trainable_variables = [v for v in ordered if v.trainable]
   regularizers = nets.regularized_kernels(cfg.architecture,
                                           cfg.depth_multiplier,
-                                          iface.num_classes)
+                                          network_iface.num_classes)
   root.regularization_losses = [
       _loss_function(regularizer, slim_variables.variables[name])
       for name, regularizer in regularizers.items()]
-  # The module has no signatures, so the only way to use it is
-  # tf.saved_model.load (hub.load, hub.KerasLayer), which restores variables
-  # through the object graph. The native save/restore functions, there for
-  # loaders of signatures (TF1, TF Serving), would be a third of the file.
-  tf.saved_model.save(root, export_dir, signatures={},
-                      options=tf.saved_model.SaveOptions(
-                          experimental_skip_saver=True))
+  serve = _serving_function(cfg, network_iface, call)
+
+  def write(iface, export_dir):
+    if iface.network != network_iface:
+      raise ValueError(f"{iface} has another network than {network_iface}")
+    if iface.serving_signature:
+      # Loaders of signatures (TF Serving, saved_model_cli, Keras 3's
+      # TFSMLayer, the TFLite converter) restore variables with the native
+      # save/restore functions, so they are kept.
+      tf.saved_model.save(
+          root, export_dir,
+          signatures={signatures.SERVING_SIGNATURE: serve})
+    else:
+      # Without signatures the only way to use the module is
+      # tf.saved_model.load (hub.load, hub.KerasLayer), which restores
+      # variables through the object graph: the native save/restore
+      # functions would be a third of the file.
+      tf.saved_model.save(root, export_dir, signatures={},
+                          options=tf.saved_model.SaveOptions(
+                              experimental_skip_saver=True))
+  return write

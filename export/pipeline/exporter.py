@@ -1,8 +1,8 @@
-"""What to export of a config, and writing one group of identical modules.
+"""What to export of a config, and writing one group of modules.
 
 `plan` lists a config's modules (or those named) with their destinations;
-`export_group` writes the first module of a group with the same files and
-copies it as the others, each published atomically. The runner
+`export_group` writes a group of modules from one built network (copying
+those with the same files), each published atomically. The runner
 (`pipeline.runner`) is the one caller that exports: the CLIs, Bazel targets,
 tests and benchmarks all go through it. Config problems raise
 `config.ConfigError` before anything is read or written.
@@ -68,34 +68,34 @@ def describe(cfg, module):
   return f"{formats.NAMES[module.format]}; input {size}"
 
 
-def identical_groups(modules):
-  """Groups a config's `modules` that have the same files, in order.
+def network_groups(modules):
+  """Groups a config's `modules` that are written from one network, in order.
 
   Returns:
-    [[module, ...]]: modules with equal signatures.Interface, in the order
-    of their first member. The first of a group is exported, the others are
-    copies of it.
+    [[module, ...]]: modules with equal `signatures.Interface.network`
+    (e.g. versions 4 and 5 of a TF2 module, or MobileNet V2's versions 1 and
+    2, whose changelog is about their cards), in the order of their first
+    member. `export_group` builds the network once for each.
   """
   groups = {}
   for module in modules:
-    groups.setdefault(signatures.interface(module), []).append(module)
+    groups.setdefault(signatures.interface(module).network, []).append(module)
   return list(groups.values())
 
 
 def export_group(cfg, group, values, output_dir):
-  """Writes the first of `group` (see `identical_groups`) from `values`, then
-  copies it as the others; yields (module, its directory) as each is
-  published."""
-  first = group[0]
-  yield first, _write(cfg, first, values, output_dir)
-  for module in group[1:]:
+  """Writes the modules of `group` (see `network_groups`) from `values`,
+  building their network once; a module with the same Interface as one
+  written before is a copy of it. Yields (module, its directory) as each is
+  published (atomically)."""
+  write = formats.writer(cfg, signatures.interface(group[0]).network, values)
+  written = {}  # Interface -> directory of the module written with it.
+  for module in group:
+    iface = signatures.interface(module)
     with publish.staged_directory(output_dir, module.handle) as staging:
-      shutil.copytree(os.path.join(output_dir, first.handle), staging)
+      if iface in written:
+        shutil.copytree(written[iface], staging)
+      else:
+        write(iface, staging)
+    written.setdefault(iface, os.path.join(output_dir, module.handle))
     yield module, os.path.join(output_dir, module.handle)
-
-
-def _write(cfg, module, values, output_dir):
-  # Built aside and renamed into place: never a partial module.
-  with publish.staged_directory(output_dir, module.handle) as staging:
-    formats.write(cfg, signatures.interface(module), values, staging)
-  return os.path.join(output_dir, module.handle)

@@ -7,11 +7,12 @@ Both `export.one` and `export.export_all` go through `run`:
    published archive, downloaded and extracted).
 2. Each module whose inputs (config fields, checkpoint hash, exporter
    version; see `manifest.inputs_digest`) match the manifest, and whose files
-   are in place, is up to date. Every other module is exported by a worker:
-   built in fresh graphs (or copied from a module of its config with the
-   same files, see `exporter.identical_groups`), published atomically,
-   packed as `<handle>.tar.gz`, and recorded in the manifest by this
-   process.
+   are in place, is up to date. Every other module is exported by a worker,
+   together with the modules of its config built from the same network
+   (`exporter.network_groups`): written from fresh graphs or one traced
+   function (or copied from a module with the same files), published
+   atomically, packed as `<handle>.tar.gz`, and recorded in the manifest by
+   this process.
 3. One line per module as it finishes, then a summary table.
 
 The CLIs, Bazel targets, tests and benchmarks all export through `run`.
@@ -85,15 +86,16 @@ def _worker_init(log_dir):
 
 def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
                     output_dir):
-  """Exports modules with the same files (`exporter.identical_groups`): the
-  first, then copies; packs each.
+  """Exports modules built from one network (`exporter.network_groups`);
+  packs each.
 
   Args:
     inputs: the digests the coordinator found stale, one per module.
 
   Returns:
     [(manifest Entry, seconds writing or copying it, seconds packing it)],
-    one per module (the first's writing includes reading the checkpoint).
+    one per module (the first's writing includes reading the checkpoint and
+    building the network).
   """
   done, start = [], time.monotonic()
   values = checkpoint_lib.read_values(
@@ -333,8 +335,8 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
           finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
         else:
           stale[p.module.handle] = digest
-      # Modules with the same files are exported once, then copied.
-      for group in exporter.identical_groups(
+      # Modules built from one network are exported by one task.
+      for group in exporter.network_groups(
           [p.module for p in what if p.module.handle in stale]):
         exports.append((("export", cfg, group), export_and_pack, cfg, group,
                         prefix, checkpoint_sha256,
