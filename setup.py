@@ -27,6 +27,11 @@ setuptools.setup(
         "tf-slim==1.1.0",
         "absl-py>=2.1",
         "PyYAML>=6.0",
+        # tensorflow-hub imports pkg_resources, which setuptools 82 removed;
+        # Python 3.12+ venvs have no setuptools at all unless asked.
+        "setuptools<82",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # The LiteRT interpreter (TFLite's runtime) runs converted models in the
+    # tests and benchmarks.
+    extras_require={"test": ["pytest>=8", "ai-edge-litert==2.3.*"]},
 )

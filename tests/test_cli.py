@@ -17,11 +17,12 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path):
                    "--output_dir", str(out))
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  assert len(lines) == 6
+  assert len(lines) == 8
   assert lines[0].startswith(
       "google/imagenet/mobilenet_v1_050_160/classification/1 -> ")
   assert "TF1 Hub format" in lines[0] and "160x160 fixed" in lines[0]
-  assert "TF2 SavedModel" in lines[2]
+  assert "TF2 SavedModel" in lines[2] and "signature" not in lines[2]
+  assert "TF2 SavedModel; signature serving_default" in lines[3]
   assert "mobilenet_v1_0.5_160.tgz" in lines[0]
   assert not out.exists()
 
@@ -70,7 +71,7 @@ def test_export_all_dry_run_lists_every_module_of_every_config(tmp_path):
   assert result.returncode == 0, result.stderr
   handles = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
   assert handles == [m.handle for c in config.load_all() for m in c.modules]
-  assert len(handles) == 337  # The published family plus the test module.
+  assert len(handles) == 413  # The published family plus the test module.
 
 
 def _complete(module_dir):

@@ -94,15 +94,15 @@ def test_first_run_exports_every_module_with_progress_and_summary(family):
   assert [int(l[0]) for l in lines] == list(range(1, len(handles) + 1))
   assert all(l[1] == str(len(handles)) and l[2] == "exported" and l[4]
              for l in lines)
-  assert _summary(result) == {"exported": 10, "up to date": 0,
+  assert _summary(result) == {"exported": 12, "up to date": 0,
                                      "failed": 0}
-  assert "10 modules of 2 configs, 2 workers" in result.stdout
+  assert "12 modules of 2 configs, 2 workers" in result.stdout
 
 
 def test_manifest_lists_every_module_with_its_archive(family):
   out = family["out"]
   entries = manifest_lib.load(str(out))
-  assert len(entries) == 10
+  assert len(entries) == 12
   for name in (FLOAT, QUANT):
     prefix = checkpoint_lib.find_prefix(str(family["checkpoints"] / name))
     for m in config.load(name).modules:
@@ -120,7 +120,7 @@ def test_noop_rerun_skips_everything(family):
   result = family["export_all"]("--jobs=2")
   assert result.returncode == 0, result.stderr
   assert {l[2] for l in _progress(result.stdout)} == {"up to date"}
-  assert _summary(result) == {"exported": 0, "up to date": 10,
+  assert _summary(result) == {"exported": 0, "up to date": 12,
                                      "failed": 0}
 
 
@@ -152,9 +152,9 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
   result = _run_export_all(*args, "--keep_going", "--jobs=2")
   assert result.returncode == 1
   counts = _summary(result)
-  assert counts == {"exported": 4, "up to date": 0, "failed": 6}
+  assert counts == {"exported": 4, "up to date": 0, "failed": 8}
   failures = [l for l in result.stderr.splitlines() if l.startswith("error:")]
-  assert len(failures) == 6 and all(f"({FLOAT}): " in l for l in failures)
+  assert len(failures) == 8 and all(f"({FLOAT}): " in l for l in failures)
   assert all(str(broken / FLOAT) in l for l in failures)
   status = {l[3]: l[2] for l in _progress(result.stdout)}
   assert all(s == "exported" for h, s in status.items() if "quantops" in h)
@@ -164,7 +164,7 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
   result = _run_export_all(*args, "--jobs=1")
   assert result.returncode == 1
   assert _summary(result) == {"exported": 0, "up to date": 0,
-                                     "failed": 6, "not run": 4}
+                                     "failed": 8, "not run": 4}
   assert "--keep_going runs all" in result.stdout
   assert not (out / "google/imagenet/mobilenet_v1_025_128/quantops").exists()
 

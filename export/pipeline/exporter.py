@@ -65,7 +65,10 @@ def describe(cfg, module):
     sigs = ", ".join(signatures.tf1_signatures(iface))
     return (f"{formats.NAMES[module.format]}; tags {tags}; signatures {sigs}; "
             f"input {size}")
-  return f"{formats.NAMES[module.format]}; input {size}"
+  iface = signatures.interface(module)
+  signature = (f"; signature {signatures.SERVING_SIGNATURE}"
+               if iface.serving_signature else "")
+  return f"{formats.NAMES[module.format]}{signature}; input {size}"
 
 
 def network_groups(modules):
