@@ -5,7 +5,8 @@ r"""export_all over the whole family on synthetic checkpoints: wall times.
 For each --jobs value: a cold run (empty output and cache directories, so
 synthetic checkpoints are written too), then for the first value a no-op
 rerun. Prints JSON: wall seconds, modules exported / up to date, the peak
-memory of any worker, and the speed-up of the first --jobs over the last.
+memory of any worker, worker seconds by architecture and version, and the
+speed-up of the first --jobs over the last.
 """
 
 import argparse
@@ -38,7 +39,24 @@ def export_all(out, cache, jobs, configs):
   return {"wall_seconds": round(seconds, 1),
           "exported": summary["counts"]["exported"],
           "up_to_date": summary["counts"]["up to date"],
-          "peak_worker_rss_mib": round(summary["peak_worker_rss"] / 2**20)}
+          "peak_worker_rss_mib": round(summary["peak_worker_rss"] / 2**20),
+          "worker_seconds_by_version": _by_version(summary["modules"])}
+
+
+def _by_version(modules):
+  """{"v1 4": [modules exported, their worker seconds], ...}: where the
+  time goes, by architecture, version and quantization ("q")."""
+  totals = {}
+  for m in modules:
+    if m["status"] != "exported":
+      continue
+    name = next(p for p in m["handle"].split("/")
+                if p.startswith("mobilenet_"))  # mobilenet_v1_050_160
+    key = (f"{name.split('_')[1]}{' q' if '/quantops/' in m['handle'] else ''}"
+           f" {m['handle'].rsplit('/', 1)[1]}")
+    count, seconds = totals.get(key, (0, 0.0))
+    totals[key] = (count + 1, seconds + m["seconds"])
+  return {k: [c, round(s, 1)] for k, (c, s) in sorted(totals.items())}
 
 
 def main():

@@ -1,7 +1,8 @@
 """Runs in the legacy consumer venv (TF 2.15, tensorflow-hub 0.15).
 
-Loads TF2 SavedModels (version 4) with `hub.KerasLayer` as their cards show
-and prints one JSON object of observations for the pytest side to assert on.
+Loads TF2 SavedModels (versions 4 and 5) with `hub.KerasLayer` as their cards
+show and prints one JSON object of observations for the pytest side to assert
+on.
 Not a test module itself: tests/test_legacy_consumer.py runs it.
 
   python legacy_keras_consumer.py IMAGES.npy MODULE_DIR...
@@ -28,6 +29,7 @@ def observe(module_dir, batch):
       "num_trainable_weights": len(layer.trainable_weights),
       "num_losses": len(layer.losses),
       "total_loss": float(tf.add_n(layer.losses).numpy()),
+      "signatures": sorted(hub.load(module_dir).signatures),
   }
 
 

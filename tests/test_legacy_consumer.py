@@ -145,7 +145,7 @@ def _run_legacy(script, images_path, module_dirs):
 
 @pytest.mark.parametrize("name", ["v1_050_160", "v2_050_96"])
 def test_tf2_modules_in_keras_layer_of_tf_2_15(variant, tmp_path, name):
-  """Version 4 modules, written by TF 2.21, in an older TF and hub."""
+  """Versions 4 and 5, written by TF 2.21, in an older TF and hub."""
   from export import nets
   v = variant(name)
   batch = _images(v.cfg)
@@ -153,7 +153,7 @@ def test_tf2_modules_in_keras_layer_of_tf_2_15(variant, tmp_path, name):
   np.save(path, batch)
   tf2 = {h: d for h, d in v.modules.items()
          if v.cfg.module(h).format == "saved_model_2"}
-  assert len(tf2) == 2
+  assert len(tf2) == 4
   got = _run_legacy(KERAS_SCRIPT, path, tf2.values())
   features, logits = v.reference(batch)
   for handle, module_dir in tf2.items():
@@ -169,6 +169,8 @@ def test_tf2_modules_in_keras_layer_of_tf_2_15(variant, tmp_path, name):
     assert obs["num_losses"] == len(nets.regularized_kernels(
         v.cfg.architecture, v.cfg.depth_multiplier, num_classes))
     assert obs["total_loss"] > 0
+    assert obs["signatures"] == (["serving_default"] if module.version == 5
+                                 else [])
     # Batch norm layers have 2 trainable and 2 moving statistics each.
     batch_norms = sum(1 for l in layers if l.batch_norm)
     assert obs["num_weights"] - obs["num_trainable_weights"] == 2 * batch_norms
