@@ -96,3 +96,32 @@ def test_graph_mode_equality_is_scoped():
       assert tensor_lib.Tensor._USE_EQUALITY is False  # pylint: disable=protected-access
       assert len({a, b}) == 2 and a != b
     assert tensor_lib.Tensor._USE_EQUALITY == previous  # pylint: disable=protected-access
+
+
+def test_dropped_collection_entries_take_their_nodes_with_them():
+  """What a feature vector module's graph is made with: a second variable
+  under "head/" and its use go once its collection entries do."""
+  with tf.Graph().as_default() as graph:
+    with tf.variable_scope("", use_resource=True):
+      v = tf.get_variable("v", [2], initializer=tf.constant_initializer(1.0))
+      w = tf.get_variable("head/w", [2],
+                          initializer=tf.constant_initializer(2.0))
+    y = tf.identity(v * 2.0, name="y")
+    tf.add_to_collection("outputs", y)
+    z = tf.math.square(w, name="head/z")
+    tf.add_to_collection("outputs", z)
+    meta_graph = tf.train.export_meta_graph(graph=graph)
+  assert "Square" in {op.name for op in
+                      meta_graph.meta_info_def.stripped_op_list.op}
+  graph_passes.drop_collection_entries(meta_graph, "head/")
+  graph_passes.trim(meta_graph)
+  names = {n.name for n in meta_graph.graph_def.node}
+  assert "y" in names and "v" in names
+  assert not [n for n in names if n.startswith("head/")]
+  assert list(meta_graph.collection_def["outputs"].node_list.value) == ["y:0"]
+  graph_passes.keep_op_defs(meta_graph,
+                            {n.op for n in meta_graph.graph_def.node})
+  ops = [op.name for op in meta_graph.meta_info_def.stripped_op_list.op]
+  assert "Square" not in ops and ops == sorted(ops)
+  assert np.isclose(_run(meta_graph, "y:0",
+                         np.array([1.0, 2.0], np.float32)), [2.0, 4.0]).all()

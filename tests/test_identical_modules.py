@@ -44,22 +44,64 @@ def test_only_v2_versions_1_and_2_share_files_across_the_family():
       ("mobilenet_v2", ("feature_vector/1", "feature_vector/2"))}
 
 
-def test_versions_4_and_5_share_their_network_in_every_float_config():
-  shared = _shared(lambda m: signatures.interface(m).network)
-  float_v1 = {c.name for c in config.load_all()
-              if c.architecture == "mobilenet_v1" and not c.quantized}
-  assert shared == _shared(signatures.interface) | {
-      (name, (f"{kind}/4", f"{kind}/5"))
-      for name in float_v1 | {"mobilenet_v2"}
-      for kind in ("classification", "feature_vector")}
-  # The groups the runner hands to one worker task.
+def test_which_modules_share_their_network():
+  """TF2 versions 4 and 5 of a kind share their trace; a TF1 version's
+  classification and feature vector modules share their graphs."""
+  shared = {(name, frozenset(tails)) for name, tails in
+            _shared(lambda m: signatures.interface(m).network)}
+  expected = set()
+  for cfg in config.load_all():
+    name = (cfg.name if cfg.architecture == "mobilenet_v1"
+            else cfg.architecture)
+    tf1 = {}
+    for m in cfg.modules:
+      if m.is_tf1_hub:
+        tf1.setdefault(signatures.interface(m).network, set()).add(
+            _tail(m.handle))
+    expected |= {(name, frozenset(t)) for t in tf1.values()}
+    if not cfg.quantized:
+      expected |= {(name, frozenset({f"{kind}/4", f"{kind}/5"}))
+                   for kind in ("classification", "feature_vector")}
+  assert shared == expected
+  # E.g. the groups the runner hands to one worker task each.
   cfg = config.load("v2_050_96")
   assert [[_tail(m.handle) for m in group]
           for group in exporter.network_groups(cfg.modules)] == [
-              ["classification/1", "classification/2"], ["classification/3"],
+              ["classification/1", "classification/2", "feature_vector/1",
+               "feature_vector/2"],
+              ["classification/3", "feature_vector/3"],
               ["classification/4", "classification/5"],
-              ["feature_vector/1", "feature_vector/2"], ["feature_vector/3"],
               ["feature_vector/4", "feature_vector/5"]]
+  cfg = config.load("v1_025_128_quant")
+  assert [[_tail(m.handle) for m in group]
+          for group in exporter.network_groups(cfg.modules)] == [
+              ["classification/1", "feature_vector/1"],
+              ["classification/3", "feature_vector/3"]]
+
+
+def test_a_tf1_group_builds_each_tag_sets_graph_once(tmp_path, monkeypatch):
+  from export.formats import hub_v1
+  from export.sources import synthetic
+  built = []
+  build_graph = hub_v1.build_graph
+  monkeypatch.setattr(hub_v1, "build_graph",
+                      lambda cfg, iface, training: built.append(training) or
+                      build_graph(cfg, iface, training))
+  cfg = config.load("v2_035_96")
+  group = [cfg.module(f"google/imagenet/mobilenet_v2_035_96/{kind}/3")
+           for kind in ("classification", "feature_vector")]
+  values = synthetic.synthetic_values(cfg)
+  values = {n: values[n] for n in exporter.group_layout(cfg, group)}
+  published = list(exporter.export_group(cfg, group, values, str(tmp_path)))
+  assert [m for m, _ in published] == group
+  assert sorted(built) == [False, True]
+  # Each module holds its own variables only.
+  for module, directory in published:
+    from tensorflow.python.training import py_checkpoint_reader
+    reader = py_checkpoint_reader.NewCheckpointReader(
+        os.path.join(directory, "variables", "variables"))
+    assert reader.get_variable_to_shape_map().keys() == \
+        exporter.module_layout(cfg, module).keys()
 
 
 def test_a_group_traces_its_network_once(tmp_path, monkeypatch):
@@ -73,7 +115,7 @@ def test_a_group_traces_its_network_once(tmp_path, monkeypatch):
   group = [cfg.module(f"google/imagenet/mobilenet_v2_035_96/feature_vector/{v}")
            for v in (4, 5)]
   values = synthetic.synthetic_values(cfg)
-  values = {n: values[n] for n in exporter.module_layout(cfg, group[0])}
+  values = {n: values[n] for n in exporter.group_layout(cfg, group)}
   published = list(exporter.export_group(cfg, group, values, str(tmp_path)))
   assert [m for m, _ in published] == group
   assert len(traced) == 1

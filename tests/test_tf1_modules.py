@@ -99,6 +99,40 @@ def _meta_graphs(module_dir):
   return {frozenset(m.meta_info_def.tags): m for m in proto.meta_graphs}
 
 
+@pytest.mark.parametrize("name,version", [("v2_050_96", 3),
+                                          ("v1_025_128_quant", 1)])
+def test_feature_vector_graphs_are_built_without_the_classifier(variant, name,
+                                                                version):
+  """A feature vector module's graphs are written from its classification
+  module's (export.formats.hub_v1.writer); they must be byte for byte those
+  of a graph built without the classifier."""
+  import tensorflow.compat.v1 as tf
+  from export.core import signatures
+  from export.formats import graph_passes
+  from export.formats import hub_v1
+  v = variant(name)
+  module = next(m for m in v.cfg.modules
+                if m.kind == "feature_vector" and m.version == version)
+  iface = signatures.interface(module)
+  written = _meta_graphs(v.modules[module.handle])
+  assert set(written) == set(map(frozenset,
+                                 signatures.tf1_tag_sets(iface)))
+  for tags in written:
+    with tf.Graph().as_default() as graph, graph_passes.graph_mode_equality():
+      tensors = hub_v1.build_graph(v.cfg, iface,
+                                   training=tags == signatures.TRAIN_TAGS)
+      assert "logits" not in tensors
+      graph.add_to_collection(
+          hub_protos.ATTACHMENTS_COLLECTION,
+          hub_protos.image_module_info_attachment(v.cfg.input_size,
+                                                  v.cfg.input_size))
+      direct = hub_v1._meta_graph(  # pylint: disable=protected-access
+          v.cfg, graph, tags, hub_v1.signature_defs(iface, tensors),
+          drop_classifier=False)
+    assert written[tags].SerializeToString(deterministic=True) == \
+        direct.SerializeToString(deterministic=True), (module.handle, tags)
+
+
 @pytest.mark.parametrize("name,handle", CASES)
 def test_hub_format_files(variant, name, handle):
   """What tensorflow-hub 0.15's loader reads, checked on the files."""

@@ -50,8 +50,13 @@ class Interface:
   @property
   def network(self):
     """What the module's network depends on: modules of one config with
-    equal `network` are written from one built (TF2: traced) network, and
-    differ only in the signatures saved with it."""
+    equal `network` are written from one built network. TF2 modules differ
+    only in the signatures saved with their traced `__call__`; a TF1 feature
+    vector module's graphs are the classification module's without the
+    classifier, so the kind does not matter there."""
+    if self.format == published.FORMAT_HUB:
+      return dataclasses.replace(self, kind="classification",
+                                 serving_signature=False)
     return dataclasses.replace(self, serving_signature=False)
 
   @property

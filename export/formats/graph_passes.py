@@ -120,6 +120,32 @@ def trim(meta_graph):
   graph_def.node.extend(kept)
 
 
+def drop_collection_entries(meta_graph, prefix):
+  """Removes every collection entry named under `prefix` (VariableDefs and
+  node names), in place, so that `trim` then drops what only they needed."""
+  for key, collection in meta_graph.collection_def.items():
+    if key in VARIABLE_COLLECTIONS:
+      kept = [serialized for serialized in collection.bytes_list.value
+              if not variable_pb2.VariableDef.FromString(
+                  serialized).variable_name.startswith(prefix)]
+      del collection.bytes_list.value[:]
+      collection.bytes_list.value.extend(kept)
+    elif collection.HasField("node_list"):
+      kept = [name for name in collection.node_list.value
+              if not name.startswith(prefix)]
+      del collection.node_list.value[:]
+      collection.node_list.value.extend(kept)
+
+
+def keep_op_defs(meta_graph, op_names):
+  """Keeps only the OpDefs of `op_names` in the meta graph's stripped op
+  list (the ops a loader must know), in their order, in place."""
+  op_list = meta_graph.meta_info_def.stripped_op_list
+  kept = [op for op in op_list.op if op.name in op_names]
+  del op_list.op[:]
+  op_list.op.extend(kept)
+
+
 @contextlib.contextmanager
 def graph_mode_equality():
   """Tensors and variables compare and hash by identity, as in TF1.

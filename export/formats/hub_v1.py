@@ -14,14 +14,19 @@ reads) is a TF1 SavedModel with:
   ImageModuleInfo with the default image size (for hub.get_expected_image_size);
 * the variables, saved once (all tag sets share them), and no saver in the
   graphs (hub.Module restores with init_from_checkpoint);
+* a feature vector module's graphs are those of the classification module
+  without the classifier, so `writer` builds each tag set's graph once for
+  both kinds;
 * `tfhub_module.pb`, a ModuleDef with format FORMAT_V3.
 """
 
+import dataclasses
 import os
 
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from export.core import architecture
 from export.core import signatures
 from export.formats import graph_passes
 from export.formats import hub_protos
@@ -54,16 +59,19 @@ def build_graph(cfg, iface, training):
     training: whether batch norm is in training mode (tags {"train"}).
 
   Returns:
-    {signature name: SignatureDef}.
+    {name: tensor} of the signatures' inputs ("images", and
+    "batch_norm_momentum" if the module takes it) and outputs ("features",
+    and "logits" for a classification module).
   """
   images = tf.placeholder(tf.float32, network.image_shape(cfg, iface),
                           name=signatures.IMAGES_INPUT)
-  inputs = {signatures.IMAGES_INPUT: images}
+  tensors = {signatures.IMAGES_INPUT: images}
   net_input = network.sized(cfg, iface, images)  # hub.Module may feed any.
   if iface.batch_norm_momentum_input:
     momentum = tf.placeholder_with_default(
         tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM, tf.float32), [],
         name=signatures.BATCH_NORM_MOMENTUM_INPUT)
+    tensors[signatures.BATCH_NORM_MOMENTUM_INPUT] = momentum
   else:
     momentum = None  # The architecture's training default.
   # Resource variables, as hub.create_module_spec made them.
@@ -71,16 +79,24 @@ def build_graph(cfg, iface, training):
                          custom_getter=_zeros_initialized):
     out = network.outputs(cfg, iface, net_input, training=training,
                           batch_norm_momentum=momentum)
-  outputs = {"logits": out.logits, "features": out.features}
+  tensors["features"] = out.features
+  if out.logits is not None:
+    tensors["logits"] = out.logits
+  return tensors
+
+
+def signature_defs(iface, tensors):
+  """{signature name: SignatureDef} of a module of `iface` over the
+  `build_graph` tensors."""
   info = tf.saved_model.utils.build_tensor_info
   defs = {}
   for name, sig in signatures.tf1_signatures(iface).items():
-    sig_inputs = dict(inputs)
+    inputs = [signatures.IMAGES_INPUT]
     if sig.bn_hparams:
-      sig_inputs[signatures.BATCH_NORM_MOMENTUM_INPUT] = momentum
+      inputs.append(signatures.BATCH_NORM_MOMENTUM_INPUT)
     defs[name] = tf.saved_model.signature_def_utils.build_signature_def(
-        inputs={k: info(v) for k, v in sig_inputs.items()},
-        outputs={signatures.OUTPUT_KEY: info(outputs[sig.output])})
+        inputs={k: info(tensors[k]) for k in inputs},
+        outputs={signatures.OUTPUT_KEY: info(tensors[sig.output])})
   return defs
 
 
@@ -94,72 +110,112 @@ def _check_graph(graph, layout):
        for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)}, layout)
 
 
-def _meta_graph(graph, tags, signature_defs):
+def _classifier_scopes(cfg):
+  """(head, classifier): name prefixes of the global pool and classifier's
+  ops, and of the classifier's alone (variables, quant ranges)."""
+  scope = architecture.get(cfg.architecture).scope
+  classifier = f"{scope}/{architecture.LOGITS_SCOPE}/"
+  return f"{scope}/{architecture.LOGITS_SCOPE.split('/')[0]}/", classifier
+
+
+def _meta_graph(cfg, graph, tags, signature_defs_, drop_classifier):
   """Exports `graph` as one tag set's MetaGraphDef, as hub 0.15 did.
 
   No saver is built into the graph: hub.Module restores variables with
   init_from_checkpoint and exports with a saver of its own, and TF's SavedModel
   loaders build one at load time when the MetaGraphDef has no saver_def. Save
   and restore ops for every variable would otherwise be most of the graph.
+
+  With `drop_classifier`, `graph` is a classification graph and the result
+  is the feature vector module's: the classifier's variables and ops are
+  dropped, and the op list keeps what a graph built without them has (the
+  ops outside the pooling-and-classifier head, and those of the head still
+  used). It is byte for byte the meta graph of a graph built without the
+  classifier (tests/test_tf1_modules.py), at a fraction of the cost.
   """
   # Default-valued attrs are stripped so that older TF versions, which do not
   # know attrs added since, can load the module.
   meta_graph = tf.train.export_meta_graph(graph=graph, strip_default_attrs=True)
   meta_graph.meta_info_def.tags.extend(sorted(tags))
-  for name, signature_def in signature_defs.items():
+  for name, signature_def in signature_defs_.items():
     meta_graph.signature_def[name].CopyFrom(signature_def)
+  if drop_classifier:
+    head, classifier = _classifier_scopes(cfg)
+    op_names = {node.op for node in meta_graph.graph_def.node
+                if not node.name.startswith(head)}
+    graph_passes.drop_collection_entries(meta_graph, classifier)
   graph_passes.share_variable_reads(meta_graph)
   graph_passes.trim(meta_graph)
+  if drop_classifier:
+    graph_passes.keep_op_defs(
+        meta_graph, op_names | {node.op for node in meta_graph.graph_def.node})
   return meta_graph
 
 
-def _save_variables(graph, values, export_dir):
-  """Writes `values` as the checkpoint `<export_dir>/variables/variables`."""
-  variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
-  # Built after the graph was exported, so the saver stays out of the module.
-  saver = tf.train.Saver(variables, sharded=True,
-                         write_version=tf.train.SaverDef.V2)
-  with tf.Session(graph=graph) as sess:
-    # The values are fed to the initializers in one run, so the graph holds
-    # no copy of them.
-    sess.run([v.initializer for v in variables],
-             {v.initializer.inputs[1]: values[v.op.name] for v in variables})
-    saver.save(sess, os.path.join(export_dir, "variables", "variables"),
-               write_meta_graph=False, write_state=False)
+def _save_variables(values, export_dir):
+  """Writes `values` as the checkpoint `<export_dir>/variables/variables`:
+  the files tf.train.Saver writes for the module's variables (tested), with
+  no graph or session."""
+  names = sorted(values)
+  tf.raw_ops.SaveV2(prefix=os.path.join(export_dir, "variables", "variables"),
+                    tensor_names=names, shape_and_slices=[""] * len(names),
+                    tensors=[values[name] for name in names])
 
 
-def write(cfg, iface, values, export_dir):
-  """Writes a module of variant `cfg` with variable `values` to `export_dir`.
-
-  Args:
-    cfg: the VariantConfig.
-    iface: the module's signatures.Interface (format "hub").
-    values: {variable name: np.ndarray}, exactly the module's variables.
-    export_dir: directory to create; must not exist yet.
-  """
-  layout = {name: tuple(value.shape) for name, value in values.items()}
-  attachment = hub_protos.image_module_info_attachment(cfg.input_size,
-                                                       cfg.input_size)
-  os.makedirs(os.path.join(export_dir, "variables"))
-  saved_model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-  for i, tags in enumerate(signatures.tf1_tag_sets(iface)):
-    with tf.Graph().as_default() as graph, graph_passes.graph_mode_equality():
-      signature_defs = build_graph(cfg, iface,
-                                   training=tags == signatures.TRAIN_TAGS)
-      _check_graph(graph, layout)
-      graph.add_to_collection(hub_protos.ATTACHMENTS_COLLECTION, attachment)
-      saved_model.meta_graphs.append(_meta_graph(graph, tags, signature_defs))
-      if i == 0:  # All tag sets share the variables.
-        _save_variables(graph, values, export_dir)
-  with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
-    f.write(saved_model.SerializeToString(deterministic=True))
-  with open(os.path.join(export_dir, hub_protos.MODULE_DEF_FILENAME),
-            "wb") as f:
-    f.write(hub_protos.module_def_bytes())
+def _layout(cfg, iface):
+  return architecture.variable_layout(cfg.architecture, cfg.depth_multiplier,
+                                      iface.num_classes,
+                                      quantized=cfg.quantized)
 
 
 def writer(cfg, network_iface, values):
-  """`write` for the modules with `network_iface` (`Interface.network`):
-  TF1 graphs are cheap to build, so each module builds its own."""
-  del network_iface
-  return lambda iface, export_dir: write(cfg, iface, values, export_dir)
+  """Returns `write(iface, export_dir)` for the modules whose
+  `Interface.network` is `network_iface`: classification and feature vector
+  modules alike, from one classification graph per tag set, built on first
+  use (a feature vector module's graph is it without the classifier).
+
+  Args:
+    cfg: the VariantConfig.
+    network_iface: the modules' signatures.Interface.network (format "hub").
+    values: {variable name: np.ndarray}, at least each written module's
+      variables.
+  """
+  build_iface = dataclasses.replace(network_iface, kind="classification")
+  attachment = hub_protos.image_module_info_attachment(cfg.input_size,
+                                                       cfg.input_size)
+  graphs = {}  # training -> (graph, build_graph tensors)
+
+  def graph_for(training):
+    if training not in graphs:
+      with tf.Graph().as_default() as graph, \
+          graph_passes.graph_mode_equality():
+        tensors = build_graph(cfg, build_iface, training)
+        _check_graph(graph, _layout(cfg, build_iface))
+        graph.add_to_collection(hub_protos.ATTACHMENTS_COLLECTION, attachment)
+      graphs[training] = (graph, tensors)
+    return graphs[training]
+
+  def write(iface, export_dir):
+    if iface.network != network_iface:
+      raise ValueError(f"{iface} has another network than {network_iface}")
+    layout = _layout(cfg, iface)
+    missing = sorted(set(layout) - set(values))
+    if missing:
+      raise KeyError(f"no values for {missing[:3]} ({len(missing)} missing)")
+    os.makedirs(os.path.join(export_dir, "variables"))
+    saved_model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+    for tags in signatures.tf1_tag_sets(iface):
+      graph, tensors = graph_for(training=tags == signatures.TRAIN_TAGS)
+      with graph.as_default(), graph_passes.graph_mode_equality():
+        saved_model.meta_graphs.append(_meta_graph(
+            cfg, graph, tags, signature_defs(iface, tensors),
+            drop_classifier=iface.num_classes is None))
+    # All tag sets share the variables.
+    _save_variables({name: values[name] for name in layout}, export_dir)
+    with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
+      f.write(saved_model.SerializeToString(deterministic=True))
+    with open(os.path.join(export_dir, hub_protos.MODULE_DEF_FILENAME),
+              "wb") as f:
+      f.write(hub_protos.module_def_bytes())
+
+  return write

@@ -36,6 +36,15 @@ def module_layout(cfg, module):
       signatures.interface(module).num_classes, quantized=cfg.quantized)
 
 
+def group_layout(cfg, modules):
+  """{variable name: shape} that any of `modules` holds: what to read of
+  the checkpoint for a group of `network_groups`."""
+  layout = {}
+  for module in modules:
+    layout.update(module_layout(cfg, module))
+  return layout
+
+
 def select(cfg, only=None):
   """The config's modules, or those whose handles are in `only`."""
   if not only:
@@ -76,9 +85,10 @@ def network_groups(modules):
 
   Returns:
     [[module, ...]]: modules with equal `signatures.Interface.network`
-    (e.g. versions 4 and 5 of a TF2 module, or MobileNet V2's versions 1 and
-    2, whose changelog is about their cards), in the order of their first
-    member. `export_group` builds the network once for each.
+    (e.g. versions 4 and 5 of a TF2 module, a TF1 version's classification
+    and feature vector modules, or MobileNet V2's versions 1 and 2, whose
+    changelog is about their cards), in the order of their first member.
+    `export_group` builds the network once for each.
   """
   groups = {}
   for module in modules:
@@ -87,7 +97,8 @@ def network_groups(modules):
 
 
 def export_group(cfg, group, values, output_dir):
-  """Writes the modules of `group` (see `network_groups`) from `values`,
+  """Writes the modules of `group` (see `network_groups`) from `values`
+  (at least `group_layout`),
   building their network once; a module with the same Interface as one
   written before is a copy of it. Yields (module, its directory) as each is
   published (atomically)."""

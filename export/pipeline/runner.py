@@ -99,7 +99,7 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
   """
   done, start = [], time.monotonic()
   values = checkpoint_lib.read_values(
-      prefix, exporter.module_layout(cfg, modules[0]))
+      prefix, exporter.group_layout(cfg, modules))
   published = exporter.export_group(cfg, modules, values, output_dir)
   for (module, dest), digest in zip(published, inputs):
     written = time.monotonic()
