@@ -14,10 +14,10 @@ reads) is a TF1 SavedModel with:
   ImageModuleInfo with the default image size (for hub.get_expected_image_size);
 * the variables, saved once (all tag sets share them), and no saver in the
   graphs (hub.Module restores with init_from_checkpoint);
-* a feature vector module's graphs are those of the classification module
-  without the classifier, so `writer` builds each tag set's graph once for
-  both kinds;
 * `tfhub_module.pb`, a ModuleDef with format FORMAT_V3.
+
+A feature vector module's graphs are the classification module's without
+the classifier, so `writer` builds each tag set's graph once for both kinds.
 """
 
 import dataclasses
@@ -118,7 +118,7 @@ def _classifier_scopes(cfg):
   return f"{scope}/{architecture.LOGITS_SCOPE.split('/')[0]}/", classifier
 
 
-def _meta_graph(cfg, graph, tags, signature_defs_, drop_classifier):
+def _meta_graph(cfg, graph, tags, defs, drop_classifier):
   """Exports `graph` as one tag set's MetaGraphDef, as hub 0.15 did.
 
   No saver is built into the graph: hub.Module restores variables with
@@ -137,7 +137,7 @@ def _meta_graph(cfg, graph, tags, signature_defs_, drop_classifier):
   # know attrs added since, can load the module.
   meta_graph = tf.train.export_meta_graph(graph=graph, strip_default_attrs=True)
   meta_graph.meta_info_def.tags.extend(sorted(tags))
-  for name, signature_def in signature_defs_.items():
+  for name, signature_def in defs.items():
     meta_graph.signature_def[name].CopyFrom(signature_def)
   if drop_classifier:
     head, classifier = _classifier_scopes(cfg)

@@ -391,6 +391,13 @@ def summary_data(results):
 
 
 def failures(results):
-  """One `error:` paragraph per failed module, with its cause."""
-  return [f"error: {r.handle} ({r.config}): " + r.error.replace("\n", "\n  ")
-          for r in results if r.status == FAILED]
+  """One `error:` paragraph per cause, naming the failed modules it took
+  (all of a config's when its checkpoint is bad, a group's when its network
+  is), in order."""
+  by_cause = {}
+  for r in results:
+    if r.status == FAILED:
+      by_cause.setdefault((r.config, r.error), []).append(r.handle)
+  return [f"error: {', '.join(handles)} ({config}): " +
+          error.replace("\n", "\n  ")
+          for (config, error), handles in by_cause.items()]
