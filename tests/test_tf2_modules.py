@@ -1,4 +1,5 @@
-"""Version 4 TF2 SavedModels: KerasLayer, hub.load, fine-tuning."""
+"""TF2 SavedModels (version 4, and 5 where noted): KerasLayer, hub.load,
+fine-tuning. Version 5's signature: tests/test_serving_signature.py."""
 
 import os
 
@@ -106,13 +107,15 @@ def _fine_tune(path, size, first_layer, arguments):
           np.abs(kernel.numpy() - before_kernel).max())
 
 
-@pytest.mark.parametrize("name,first_layer",
-                         [("v1_050_160", "MobilenetV1/Conv2d_0"),
-                          ("v2_050_96", "MobilenetV2/Conv")])
+@pytest.mark.parametrize("name,first_layer,version",
+                         [("v1_050_160", "MobilenetV1/Conv2d_0", 4),
+                          ("v2_050_96", "MobilenetV2/Conv", 4),
+                          ("v2_050_96", "MobilenetV2/Conv", 5)])
 def test_fine_tuning_moves_weights_and_averages_by_momentum(variant, name,
-                                                            first_layer):
+                                                            first_layer,
+                                                            version):
   v = variant(name)
-  args = (v.module("feature_vector", 4), v.cfg.input_size, first_layer)
+  args = (v.module("feature_vector", version), v.cfg.input_size, first_layer)
   delta_default, kernel_change = _fine_tune(*args, None)
   delta_997, _ = _fine_tune(*args, dict(batch_norm_momentum=0.997))
   delta_5, _ = _fine_tune(*args, dict(batch_norm_momentum=0.5))
