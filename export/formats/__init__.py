@@ -24,5 +24,11 @@ NAMES = {config.FORMAT_HUB: "TF1 Hub format",
 
 
 def writer(cfg, network_iface, values):
-  return importlib.import_module(WRITERS[network_iface.format]).writer(
+  write = importlib.import_module(WRITERS[network_iface.format]).writer(
       cfg, network_iface, values)
+
+  def checked_write(iface, export_dir):
+    if iface.network != network_iface:
+      raise ValueError(f"{iface} has another network than {network_iface}")
+    write(iface, export_dir)
+  return checked_write

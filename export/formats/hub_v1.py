@@ -196,8 +196,6 @@ def writer(cfg, network_iface, values):
     return graphs[training]
 
   def write(iface, export_dir):
-    if iface.network != network_iface:
-      raise ValueError(f"{iface} has another network than {network_iface}")
     layout = _layout(cfg, iface)
     missing = sorted(set(layout) - set(values))
     if missing:

@@ -125,8 +125,6 @@ def writer(cfg, network_iface, values):
   serve = _serving_function(cfg, network_iface, call)
 
   def write(iface, export_dir):
-    if iface.network != network_iface:
-      raise ValueError(f"{iface} has another network than {network_iface}")
     if iface.serving_signature:
       # Loaders of signatures (TF Serving, saved_model_cli, Keras 3's
       # TFSMLayer, the TFLite converter) restore variables with the native
