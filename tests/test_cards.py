@@ -172,7 +172,8 @@ def test_card_widths_agree_with_built_graphs_for_every_config(rendered):
         out = nets.build(cfg.architecture, images,
                          depth_multiplier=cfg.depth_multiplier,
                          num_classes=1001, is_training=False,
-                         quantized_input_bound=1.0 if cfg.quantized else None)
+                         quantized_input_range=((-1.0, 1.0) if cfg.quantized
+                                                else None))
         built[key] = {"classification": out.logits.shape[-1],
                       "feature_vector": out.features.shape[-1]}
     widths = built[key]

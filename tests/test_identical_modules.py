@@ -131,7 +131,7 @@ def test_interface_ignores_what_only_names_or_describes_a_module():
                        f"classification/{v}") for v in (1, 3))
   # Version 3's input range is 0.05% wider: different graphs.
   assert signatures.interface(q1) != signatures.interface(q3)
-  assert signatures.interface(q3).quantized_input_bound == 1.0005
+  assert signatures.interface(q3).quantized_input_range == (-1.0005, 1.0005)
   v2 = config.load("v2_050_96")
   one, two = (v2.module(f"google/imagenet/mobilenet_v2_050_96/"
                         f"classification/{v}") for v in (1, 2))

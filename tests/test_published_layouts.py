@@ -41,7 +41,7 @@ def test_graph_variables_are_published(checkpoint):
     images = tf.placeholder(tf.float32, [None, 96, 96, 3])
     nets.build(arch, images, depth_multiplier=dm, num_classes=1001,
                is_training=False,
-               quantized_input_bound=1.0 if quantized else None)
+               quantized_input_range=(-1.0, 1.0) if quantized else None)
     have = {v.op.name: tuple(v.shape.as_list())
             for v in tf.global_variables()}
   assert _diff(have, published_layouts.layout(checkpoint)) == []

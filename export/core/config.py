@@ -40,6 +40,7 @@ CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 # The published tables, as config keys see them.
 FORMAT_HUB = published.FORMAT_HUB
 FORMAT_SAVED_MODEL_2 = published.FORMAT_SAVED_MODEL_2
+FORMAT_LITE = published.FORMAT_LITE
 FORMATS = published.FORMATS
 KINDS = published.KINDS
 FAMILIES = published.FAMILIES
@@ -66,7 +67,9 @@ class Checkpoint:
 # layout follows from its module's format and version; a config names one
 # only for a module whose card was written otherwise (seed 000's test module).
 CARD_LAYOUTS = tuple(dict.fromkeys(
-    [v.card_layout for v in published.VERSIONS.values()] + ["test_bucket"]))
+    [v.card_layout for v in published.VERSIONS.values()] +
+    [v.card_layout for v in published.LITE_VERSIONS.values()] +
+    ["test_bucket"]))
 HUB_URL = "https://tfhub.dev/"
 
 
@@ -81,10 +84,10 @@ class CardOptions:
 
 @dataclasses.dataclass(frozen=True)
 class Module:
-  """One published module of a variant."""
+  """One published module of a variant (or TensorFlow Lite file of it)."""
   kind: str        # classification | feature_vector
-  version: int
-  format: str      # FORMAT_HUB | FORMAT_SAVED_MODEL_2
+  version: int     # Of published.VERSIONS (LITE_VERSIONS for Lite files).
+  format: str      # FORMAT_HUB | FORMAT_SAVED_MODEL_2 | FORMAT_LITE
   handle: str      # e.g. google/imagenet/mobilenet_v1_050_160/feature_vector/3
   quantized: bool = False  # A quantops module (inference graph only).
   # Accepts other input sizes than the trained one (V1 float versions 3 and
@@ -93,6 +96,8 @@ class Module:
   # Where the module is served; None: https://tfhub.dev/<handle>.
   served_url: str = None
   card: CardOptions = CardOptions()
+  # Lite files: one of published.LITE_VARIANTS ("default", "metadata").
+  variant: str = None
 
   @property
   def url(self):
@@ -103,10 +108,19 @@ class Module:
     return self.format == FORMAT_HUB
 
   @property
+  def is_lite(self):
+    return self.format == FORMAT_LITE
+
+  @property
+  def published_version(self):
+    """The published.ModuleVersion of this module's format and version."""
+    return published.module_version(self.format, self.version)
+
+  @property
   def configurable_batch_norm_momentum(self):
     """Fine-tuning with a settable momentum (see published.VERSIONS);
     quantops modules are not fine-tunable."""
-    return (published.VERSIONS[self.version].batch_norm_momentum_input
+    return (self.published_version.batch_norm_momentum_input
             and not self.quantized)
 
 
@@ -146,11 +160,13 @@ _TOP_KEYS = {"architecture": True, "depth_multiplier": True,
              "modules": True, "publisher": False}  # key: required
 _CHECKPOINT_KEYS = {"url": True, "prefix": True, "sha256": False}
 _MODULE_KEYS = {"kind": True, "version": True, "format": True,
-                "handle": False, "url": False, "card": False}
+                "handle": False, "url": False, "card": False,
+                "variant": False}
 _CARD_KEYS = {"layout": False, "asset_path": False, "colab": False,
               "colab_label": False}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HANDLE_PART = re.compile(r"^[a-z0-9_]+$")
+_LITE_HANDLE_PART = re.compile(r"^[a-z0-9_.]+$")  # mobilenet_v1_0.50_160
 _PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -234,7 +250,9 @@ def parse(path, data):
                                       family.depth_multipliers))
   input_size = top.one_of("input_size", (int,), family.input_sizes)
   quantized = top.get("quantized", (bool,))
-  if quantized and not family.quant_versions:
+  lite = (depth_multiplier, input_size) in family.lite_variants and (
+      family.lite_quantized or not quantized)
+  if quantized and not family.quant_versions and not lite:
     raise ConfigError(path, "quantized", True,
                       f"{architecture} was never published quantized")
   publisher = top.get("publisher", (str,), DEFAULT_PUBLISHER)
@@ -266,33 +284,44 @@ def parse(path, data):
       raise ConfigError(path, f"modules[{i}]", entry,
                         "expected a mapping with kind, version, format")
     m = _Reader(path, entry, _MODULE_KEYS, where)
-    kind = m.one_of("kind", (str,), KINDS)
-    version = m.one_of("version", (int,), versions)
     fmt = m.one_of("format", (str,), FORMATS)
-    if published.VERSIONS[version].format != fmt:
-      raise ConfigError(
-          path, f"{where}format", fmt, f"version {version} was published "
-          f"only as {published.VERSIONS[version].format!r}")
-    handle = m.get("handle", (str,)) or default_handle(
-        publisher, architecture, depth_multiplier, input_size, quantized,
-        kind, version)
-    if not handle.endswith(f"/{kind}/{version}") or not all(
-        _HANDLE_PART.match(p) for p in handle.split("/")):
-      raise ConfigError(path, f"{where}handle", handle,
-                        f"expected a handle of lowercase path parts "
-                        f"ending in {kind}/{version}")
+    if fmt == FORMAT_LITE:
+      kind, version, variant, handle = _lite_module(
+          path, m, where, architecture, depth_multiplier, input_size,
+          quantized, lite)
+    else:
+      kind = m.one_of("kind", (str,), KINDS)
+      version = m.one_of("version", (int,), versions)
+      if published.VERSIONS[version].format != fmt:
+        raise ConfigError(
+            path, f"{where}format", fmt, f"version {version} was published "
+            f"only as {published.VERSIONS[version].format!r}")
+      if m.get("variant", (str,)) is not None:
+        raise ConfigError(path, f"{where}variant", entry["variant"],
+                          f"only {FORMAT_LITE} modules have variants")
+      variant = None
+      handle = m.get("handle", (str,)) or default_handle(
+          publisher, architecture, depth_multiplier, input_size, quantized,
+          kind, version)
+      if not handle.endswith(f"/{kind}/{version}") or not all(
+          _HANDLE_PART.match(p) for p in handle.split("/")):
+        raise ConfigError(path, f"{where}handle", handle,
+                          f"expected a handle of lowercase path parts "
+                          f"ending in {kind}/{version}")
     if handle in seen:
       raise ConfigError(path, f"{where}handle", handle,
                         "each module handle may appear only once")
     seen.add(handle)
-    variable = (not quantized and family.variable_size_since is not None
+    variable = (not quantized and fmt != FORMAT_LITE
+                and family.variable_size_since is not None
                 and version >= family.variable_size_since)
     served_url = m.get("url", (str,))
     if served_url is not None:
       _validate_url(path, f"{where}url", served_url, archive=False)
     modules.append(Module(kind, version, fmt, handle, quantized, variable,
                           served_url=served_url,
-                          card=_card_options(path, entry.get("card"), where)))
+                          card=_card_options(path, entry.get("card"), where),
+                          variant=variant))
 
   return VariantConfig(
       path=path, name=os.path.splitext(os.path.basename(path))[0],
@@ -300,6 +329,30 @@ def parse(path, data):
       input_size=input_size, quantized=quantized,
       checkpoint=Checkpoint(url=url, prefix=prefix, sha256=sha256),
       modules=tuple(modules), publisher=publisher)
+
+
+def _lite_module(path, m, where, architecture, depth_multiplier, input_size,
+                 quantized, published_as_lite):
+  """(kind, version, variant, handle) of a Lite file's config entry."""
+  if not published_as_lite:
+    family = FAMILIES[architecture]
+    shown = ", ".join(f"{dm:g}/{size}" for dm, size in family.lite_variants)
+    floats = "" if family.lite_quantized else " (float only)"
+    raise ConfigError(path, f"{where}format", FORMAT_LITE,
+                      f"{architecture} was published as TensorFlow Lite "
+                      f"models at multiplier/size {shown}{floats}")
+  kind = m.one_of("kind", (str,), ("classification",))
+  version = m.one_of("version", (int,), tuple(published.LITE_VERSIONS))
+  variant = m.one_of("variant", (str,), published.LITE_VARIANTS)
+  handle = m.get("handle", (str,)) or published.default_lite_handle(
+      architecture, depth_multiplier, input_size, quantized, version, variant)
+  ending = f"/{version}/{variant}/lite/1"
+  if not handle.endswith(ending) or not all(
+      _LITE_HANDLE_PART.match(p) for p in handle.split("/")):
+    raise ConfigError(path, f"{where}handle", handle,
+                      f"expected a handle of lowercase path parts ending in "
+                      f"{ending[1:]}")
+  return kind, version, variant, handle
 
 
 def resolve_path(name_or_path):

@@ -89,6 +89,13 @@ def config_text(name, architecture, dm, size, quantized):
       extra = f", card: {card}" if card else ""
       lines.append(f"  - {{kind: {kind}, version: {version}, "
                    f"format: {fmt}{extra}}}")
+  if (dm, size) in family.lite_variants and (family.lite_quantized
+                                             or not quantized):
+    for version in sorted(published.LITE_VERSIONS):
+      for variant in published.LITE_VARIANTS:
+        lines.append(f"  - {{kind: classification, version: {version}, "
+                     f"format: {published.FORMAT_LITE}, "
+                     f"variant: {variant}}}")
   for module in EXTRA_MODULES.get(name, ()):
     lines.append(f"  - kind: {module['kind']}")
     for key in ("version", "format", "handle", "url", "card"):

@@ -9,7 +9,8 @@ import dataclasses
 
 FORMAT_HUB = "hub"                      # TF1 Hub format, for hub.Module.
 FORMAT_SAVED_MODEL_2 = "saved_model_2"  # TF2 SavedModel, for hub.KerasLayer.
-FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2)
+FORMAT_LITE = "lite"                    # TensorFlow Lite flatbuffer.
+FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2, FORMAT_LITE)
 KINDS = ("classification", "feature_vector")
 
 
@@ -51,6 +52,39 @@ VERSIONS = {
                      card_title_breaks=False),
 }
 
+# The TensorFlow Lite models (publisher "tensorflow"): one version, whose
+# numbers restart at 1, in two variants each.
+LITE_VERSIONS = {1: ModuleVersion(FORMAT_LITE, False, "lite")}
+LITE_PUBLISHER = "tensorflow"
+# "default": the bare model; "metadata": with TFLite model metadata and the
+# label file embedded.
+LITE_VARIANTS = ("default", "metadata")
+# Published input and output conventions, as (scale, zero point) of the uint8
+# tensors of quantized models: raw pixels, real value (q - 128) / 128; softmax
+# probabilities q / 256. Float models take the same pixels normalised as
+# (p - LITE_INPUT_MEAN) / LITE_INPUT_STD, in [-1, 1].
+LITE_QUANTIZED_INPUT = (1 / 128, 128)
+LITE_QUANTIZED_OUTPUT = (1 / 256, 0)
+LITE_INPUT_MEAN = 127.5
+LITE_INPUT_STD = 127.5
+# The model metadata of the `metadata` variant (besides name, normalisation
+# and labels): the general fields the TFLite metadata writer tutorial gives
+# the MobileNet image classifiers.
+LITE_METADATA = dict(
+    description="Identify the most prominent object in the image from a set "
+                "of {num_classes:,} categories such as trees, animals, food, "
+                "vehicles, person etc.",
+    version="v1",
+    author="TensorFlow",
+    license="Apache License. Version 2.0 "
+            "http://www.apache.org/licenses/LICENSE-2.0.")
+
+
+def module_version(fmt, version):
+  """The ModuleVersion of `version` in format `fmt` (Lite versions are
+  numbered on their own)."""
+  return (LITE_VERSIONS if fmt == FORMAT_LITE else VERSIONS)[version]
+
 
 @dataclasses.dataclass(frozen=True)
 class Family:
@@ -75,6 +109,10 @@ class Family:
   # First version whose cards have an "Open Colab notebook" badge for each
   # kind (COLAB_NOTEBOOKS); None: none do.
   colab_badge_since: int = None
+  # (depth multiplier, input size) of the variants published as TensorFlow
+  # Lite models (LITE_VERSIONS), float and, with `lite_quantized`, quantized.
+  lite_variants: tuple = ()
+  lite_quantized: bool = False
 
   @property
   def archive_root(self):
@@ -91,7 +129,10 @@ FAMILIES = {
         model_zoo="https://storage.googleapis.com/download.tensorflow.org/"
                   "models/",
         archive_folder="mobilenet_v1_2018_02_22/",
-        variable_size_since=3),
+        variable_size_since=3,
+        lite_variants=tuple((dm, size) for dm in (0.25, 0.5, 0.75, 1.0)
+                            for size in (128, 160, 192, 224)),
+        lite_quantized=True),
     "mobilenet_v2": Family(
         title="MobileNet V2",
         depth_multipliers=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
@@ -102,7 +143,8 @@ FAMILIES = {
         archive_folder="",
         full_size_only=(1.3, 1.4),
         early_card_versions=(1,),
-        colab_badge_since=5),
+        colab_badge_since=5,
+        lite_variants=((1.0, 224),)),
 }
 
 # The notebooks the cards' Colab badges open, by module kind.
@@ -123,6 +165,24 @@ def multiplier_code(depth_multiplier):
 def model_name(architecture, depth_multiplier, input_size):
   """E.g. mobilenet_v1_050_160."""
   return f"{architecture}_{multiplier_code(depth_multiplier)}_{input_size}"
+
+
+def lite_model_name(architecture, depth_multiplier, input_size, quantized):
+  """E.g. mobilenet_v1_0.50_160_quantized: the Lite models spell the
+  multiplier with two decimals, but 1.0."""
+  multiplier = ("1.0" if depth_multiplier == 1.0
+                else f"{depth_multiplier:.2f}")
+  return (f"{architecture}_{multiplier}_{input_size}" +
+          ("_quantized" if quantized else ""))
+
+
+def default_lite_handle(architecture, depth_multiplier, input_size,
+                        quantized, version, variant):
+  """E.g. tensorflow/mobilenet_v1_0.50_160/1/default/lite/1: the Lite file of
+  model `tensorflow/<name>/<version>` in `variant`."""
+  name = lite_model_name(architecture, depth_multiplier, input_size,
+                         quantized)
+  return f"{LITE_PUBLISHER}/{name}/{version}/{variant}/lite/1"
 
 
 def default_handle(publisher, architecture, depth_multiplier, input_size,

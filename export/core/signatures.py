@@ -44,8 +44,10 @@ class Interface:
   kind: str                   # classification | feature_vector
   variable_input_size: bool   # Other input sizes than the config's.
   batch_norm_momentum_input: bool  # Fine-tuning with a settable momentum.
-  quantized_input_bound: float = None  # Set for quantops modules only.
+  # Quantized graphs only: the input is fake-quantized to [low, high].
+  quantized_input_range: tuple = None
   serving_signature: bool = False  # TF2: a `serving_default` SignatureDef.
+  lite_metadata: bool = False  # Lite: with model metadata and labels.
 
   @property
   def network(self):
@@ -53,15 +55,17 @@ class Interface:
     equal `network` are written from one built network. TF2 modules differ
     only in the signatures saved with their traced `__call__`; a TF1 feature
     vector module's graphs are the classification module's without the
-    classifier, so the kind does not matter there."""
+    classifier, so the kind does not matter there; a Lite file with
+    metadata is the default one with metadata added."""
     if self.format == published.FORMAT_HUB:
       return dataclasses.replace(self, kind="classification",
                                  serving_signature=False)
-    return dataclasses.replace(self, serving_signature=False)
+    return dataclasses.replace(self, serving_signature=False,
+                               lite_metadata=False)
 
   @property
   def quantized(self):
-    return self.quantized_input_bound is not None
+    return self.quantized_input_range is not None
 
   @property
   def num_classes(self):
@@ -76,9 +80,10 @@ def interface(module):
       format=module.format, kind=module.kind,
       variable_input_size=module.variable_input_size,
       batch_norm_momentum_input=module.configurable_batch_norm_momentum,
-      quantized_input_bound=(quantized_input_bound(module)
+      quantized_input_range=(quantized_input_range(module)
                              if module.quantized else None),
-      serving_signature=published.VERSIONS[module.version].serving_signature)
+      serving_signature=module.published_version.serving_signature,
+      lite_metadata=module.variant == "metadata")
 
 
 def tf1_signatures(iface):
@@ -105,7 +110,16 @@ def tf1_tag_sets(iface):
   return [INFERENCE_TAGS] if iface.quantized else [INFERENCE_TAGS, TRAIN_TAGS]
 
 
-def quantized_input_bound(module):
-  """Input range [-bound, bound] of a quantops config.Module's input
-  fake-quant (see published.VERSIONS)."""
-  return published.VERSIONS[module.version].quantized_input_bound
+def quantized_input_range(module):
+  """(low, high) of a quantized config.Module's input fake-quant.
+
+  Quantops modules: [-bound, bound] (see published.VERSIONS). Lite models:
+  exactly the uint8 grid of their published input quantization
+  (LITE_QUANTIZED_INPUT), so that the converter gives the input that scale
+  and zero point and the fake-quant graph computes on the same values.
+  """
+  if module.is_lite:
+    scale, zero_point = published.LITE_QUANTIZED_INPUT
+    return (-zero_point * scale, (255 - zero_point) * scale)
+  bound = module.published_version.quantized_input_bound
+  return (-bound, bound)

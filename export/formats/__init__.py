@@ -7,8 +7,9 @@
 has `.network == network_iface` from checkpoint `values` ({variable name:
 array}, exactly the modules' variables); `write` writes one of them into
 `export_dir`, which must not exist. `hub_v1` writes the TF1 Hub format,
-`saved_model` TF2 SavedModels (versions 4 and 5 from one traced network);
-both build the network through `network`.
+`saved_model` TF2 SavedModels (versions 4 and 5 from one traced network),
+`lite` TensorFlow Lite files (both variants from one conversion); all build
+the network through `nets`, the first two through `network`.
 """
 
 import importlib
@@ -18,9 +19,11 @@ from export.core import config
 # Format -> the module writing it (imported on use: TensorFlow loads only
 # when something is really written).
 WRITERS = {config.FORMAT_HUB: "export.formats.hub_v1",
-           config.FORMAT_SAVED_MODEL_2: "export.formats.saved_model"}
+           config.FORMAT_SAVED_MODEL_2: "export.formats.saved_model",
+           config.FORMAT_LITE: "export.formats.lite"}
 NAMES = {config.FORMAT_HUB: "TF1 Hub format",
-         config.FORMAT_SAVED_MODEL_2: "TF2 SavedModel"}
+         config.FORMAT_SAVED_MODEL_2: "TF2 SavedModel",
+         config.FORMAT_LITE: "TensorFlow Lite"}
 
 
 def writer(cfg, network_iface, values):

@@ -44,7 +44,7 @@ def outputs(cfg, iface, images, *, training, batch_norm_momentum,
       cfg.architecture, common.scale_images(images),
       depth_multiplier=cfg.depth_multiplier, num_classes=iface.num_classes,
       is_training=training, batch_norm_decay=batch_norm_momentum,
-      quantized_input_bound=iface.quantized_input_bound,
+      quantized_input_range=iface.quantized_input_range,
       regularize=regularize)
 
 

@@ -124,7 +124,7 @@ def _apply_quantized_layer(net, architecture, layer, root_scope, scope=None):
 
 
 def build(images, *, architecture, depth_multiplier, num_classes,
-          is_training, batch_norm_decay=None, quantized_input_bound=None,
+          is_training, batch_norm_decay=None, quantized_input_range=None,
           regularize=True):
   """Builds a MobileNet in the current graph.
 
@@ -137,9 +137,9 @@ def build(images, *, architecture, depth_multiplier, num_classes,
       moving averages (in UPDATE_OPS), and dropout is active.
     batch_norm_decay: momentum of the moving averages, a float or a scalar
       float32 tensor; default: the architecture's training value.
-    quantized_input_bound: if set, builds the graph instrumented for
-      quantization (inference only), whose input is fake-quantized to
-      [-bound, bound].
+    quantized_input_range: if set, (low, high): builds the graph
+      instrumented for quantization (inference only), whose input is
+      fake-quantized to [low, high].
     regularize: whether to add the L2 losses of the kernels to
       REGULARIZATION_LOSSES. A caller that exposes them otherwise (see
       `regularized_kernels`) leaves them out of the graph.
@@ -149,7 +149,7 @@ def build(images, *, architecture, depth_multiplier, num_classes,
     None).
   """
   arch = arch_lib.get(architecture)
-  quantized = quantized_input_bound is not None
+  quantized = quantized_input_range is not None
   if quantized and (is_training or architecture != "mobilenet_v1"):
     raise ValueError("quantized graphs exist for MobileNet V1 inference only")
   if batch_norm_decay is None:
@@ -167,7 +167,7 @@ def build(images, *, architecture, depth_multiplier, num_classes,
     net = images
     if quantized:
       net = tf.quantization.fake_quant_with_min_max_args(
-          net, -quantized_input_bound, quantized_input_bound, num_bits=8,
+          net, *quantized_input_range, num_bits=8,
           name="input_quant")
     # As in Slim, so ops carry the published names (see body_reenters_scope).
     with (tf.variable_scope(net_scope) if arch.body_reenters_scope

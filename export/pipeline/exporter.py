@@ -15,6 +15,7 @@ import shutil
 from export import formats
 from export.core import architecture
 from export.core import config as config_lib
+from export.core import published
 from export.core import signatures
 from export.publishing import publish
 from export.sources import source
@@ -75,6 +76,16 @@ def describe(cfg, module):
     return (f"{formats.NAMES[module.format]}; tags {tags}; signatures {sigs}; "
             f"input {size}")
   iface = signatures.interface(module)
+  if module.is_lite:
+    if iface.quantized:
+      scale, zero_point = published.LITE_QUANTIZED_INPUT
+      types = f"uint8 (scale 1/{1 / scale:g}, zero point {zero_point})"
+    else:
+      types = "float32 in [-1, 1]"
+    variant = ("with model metadata and labels" if iface.lite_metadata
+               else "bare model")
+    return (f"{formats.NAMES[module.format]} ({variant}); "
+            f"input {types} [1, {cfg.input_size}, {cfg.input_size}, 3]")
   signature = (f"; signature {signatures.SERVING_SIGNATURE}"
                if iface.serving_signature else "")
   return f"{formats.NAMES[module.format]}{signature}; input {size}"

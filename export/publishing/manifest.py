@@ -41,7 +41,7 @@ def exporter_version():
                                                        package_name)):
       dirs[:] = sorted(d for d in dirs if d != "__pycache__")
       for name in sorted(files):
-        if name.endswith(".py"):
+        if name.endswith((".py", ".txt")):  # Code, and data such as labels.
           path = os.path.join(directory, name)
           digest.update(os.path.relpath(path, _EXPORT_DIR).encode() + b"\0")
           with open(path, "rb") as f:

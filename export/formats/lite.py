@@ -1,0 +1,159 @@
+"""Writes TensorFlow Lite models, as published under tensorflow/<name>/1.
+
+A Lite file is the classifier as an app runs it: one image in, the softmax
+probabilities [1, 1001] out, at the config's fixed size. Its conventions are
+the published ones (`published.LITE_*`):
+
+* float: float32 [1, H, W, 3], pixels normalised to [-1, 1] (mean 127.5, std
+  127.5), the network's own input range;
+* quantized: uint8 [1, H, W, 3] raw pixels (scale 1/128, zero point 128) and
+  uint8 probabilities (scale 1/256, zero point 0). The quantops graph (folded
+  batch norm, fake quant over the checkpoint's ranges) is converted as it is:
+  every quantization parameter comes from the checkpoint, none from a
+  calibration set. Its input fake-quant covers exactly the input's uint8 grid,
+  so the converter gives the input the published scale and zero point and
+  adds no requantization.
+
+Both are converted from the same TF-Slim graph as the other formats (tensor
+names as in Slim's `export_inference_graph`: `input`, `<scope>/Predictions/
+Reshape_1`). The `metadata` variant is the `default` file with TFLite model
+metadata and the label file added by the TFLite support library
+(`lite_metadata.py`, run in its own virtualenv: its protobuf pin conflicts
+with TensorFlow's).
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+
+import tensorflow.compat.v1 as tf
+
+from export import nets
+from export.core import architecture
+from export.core import published
+from export.formats import network
+
+MODEL_FILE = "model.tflite"
+INPUT_NAME = "input"
+LABELS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                           "imagenet_labels.txt")
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+# The Python of the virtualenv with the TFLite support library
+# (scripts/setup.sh creates .venv-lite); EXPORT_LITE_PYTHON overrides it.
+LITE_PYTHON_VARIABLE = "EXPORT_LITE_PYTHON"
+DEFAULT_LITE_PYTHON = os.path.join(_REPO, ".venv-lite", "bin", "python")
+_METADATA_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "lite_metadata.py")
+
+
+def output_name(cfg):
+  """The probabilities' tensor name, as in Slim's inference graphs."""
+  return f"{architecture.get(cfg.architecture).scope}/Predictions/Reshape_1"
+
+
+class _Constants:
+  """Custom getter handing Slim the checkpoint values as constants: the
+  converter wants a graph without variables."""
+
+  def __init__(self, values):
+    self.values = values
+    self.shapes = {}
+
+  def __call__(self, getter, name, *args, **kwargs):
+    del getter, args, kwargs
+    if name not in self.values:
+      raise KeyError(f"graph asks for {name}, which the module does not hold")
+    self.shapes[name] = tuple(self.values[name].shape)
+    return tf.constant(self.values[name], name=name.rsplit("/", 1)[-1])
+
+
+def convert(cfg, iface, values):
+  """Returns the Lite flatbuffer (bytes) of the network of `iface`."""
+  graph = tf.Graph()
+  with graph.as_default():
+    images = tf.placeholder(tf.float32, [1, cfg.input_size, cfg.input_size, 3],
+                            name=INPUT_NAME)
+    constants = _Constants(values)
+    with tf.variable_scope("", custom_getter=constants):
+      out = nets.build(cfg.architecture, images,
+                       depth_multiplier=cfg.depth_multiplier,
+                       num_classes=iface.num_classes, is_training=False,
+                       quantized_input_range=iface.quantized_input_range,
+                       regularize=False)
+    probabilities = tf.identity(tf.nn.softmax(out.logits),
+                                name=output_name(cfg))
+    network.check_variables(constants.shapes,
+                            {n: tuple(v.shape) for n, v in values.items()})
+    with tf.Session(graph=graph) as session:
+      converter = tf.lite.TFLiteConverter.from_session(
+          session, [images], [probabilities])
+      if iface.quantized:
+        # real = (q - mean) / std: the published input scale and zero point.
+        scale, zero_point = published.LITE_QUANTIZED_INPUT
+        converter.inference_type = tf.uint8
+        converter.quantized_input_stats = {INPUT_NAME: (zero_point,
+                                                        1 / scale)}
+      return converter.convert()
+
+
+def metadata_facts(cfg, iface):
+  """What the `metadata` variant's model metadata says (lite_metadata.py)."""
+  family = published.FAMILIES[cfg.architecture]
+  return dict(
+      name=f"{family.title} image classifier" +
+      (" (quantized)" if iface.quantized else ""),
+      description=published.LITE_METADATA["description"].format(
+          num_classes=architecture.NUM_CLASSES),
+      version=published.LITE_METADATA["version"],
+      author=published.LITE_METADATA["author"],
+      license=published.LITE_METADATA["license"],
+      mean=published.LITE_INPUT_MEAN, std=published.LITE_INPUT_STD)
+
+
+def lite_python():
+  """The Python that has the TFLite support library, or an error saying how
+  to get it."""
+  python = os.environ.get(LITE_PYTHON_VARIABLE) or DEFAULT_LITE_PYTHON
+  if not os.path.exists(python):
+    raise RuntimeError(
+        f"{python} does not exist: the metadata variant of Lite models is "
+        f"written with the TFLite support library, in its own virtualenv; "
+        f"run scripts/setup.sh (creates .venv-lite) or set "
+        f"{LITE_PYTHON_VARIABLE} to a Python that has tflite-support")
+  return python
+
+
+def add_metadata(model, facts, output_path):
+  """Writes `model` with metadata `facts` and the label file to
+  `output_path`, by running lite_metadata.py in the support library's
+  virtualenv."""
+  with tempfile.TemporaryDirectory() as tmp:
+    model_path = os.path.join(tmp, MODEL_FILE)
+    with open(model_path, "wb") as f:
+      f.write(model)
+    result = subprocess.run(
+        [lite_python(), _METADATA_SCRIPT, "--model", model_path,
+         "--labels", LABELS_FILE, "--output", output_path,
+         "--facts", json.dumps(facts, sort_keys=True)],
+        capture_output=True, text=True, check=False)
+  if result.returncode:
+    raise RuntimeError(f"writing Lite metadata failed: {result.stderr[-2000:]}")
+
+
+def writer(cfg, network_iface, values):
+  """Converts the network of modules with `network_iface` once; returns
+  `write(iface, export_dir)`, writing `export_dir/model.tflite` of one of
+  them (its `metadata` variant adds metadata to the same model)."""
+  model = convert(cfg, network_iface, values)
+
+  def write(iface, export_dir):
+    os.makedirs(export_dir)
+    path = os.path.join(export_dir, MODEL_FILE)
+    if iface.lite_metadata:
+      add_metadata(model, metadata_facts(cfg, iface), path)
+    else:
+      with open(path, "wb") as f:
+        f.write(model)
+  return write
