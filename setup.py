@@ -18,7 +18,8 @@ setuptools.setup(
                  "modules (TF1 Hub format and TF2 SavedModel) with their "
                  "model cards."),
     packages=setuptools.find_packages(include=["export", "export.*"]),
-    package_data={"export.cards": ["templates/*.md", "publishers/*.md"]},
+    package_data={"export.cards": ["templates/*.md", "publishers/*.md"],
+                  "export.formats": ["data/*.txt"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.*",

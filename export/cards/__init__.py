@@ -30,9 +30,12 @@ def _check_layout(cfg, module, facts):
   """Each layout has text for the modules it was published for only."""
   layout = facts["layout"]
   wrong = None
-  if layout == "saved_model_2" and module.format != config_lib.FORMAT_SAVED_MODEL_2:
+  if (layout == "lite") != module.is_lite:
+    wrong = ("is for TensorFlow Lite files" if layout == "lite" else
+             "is not for TensorFlow Lite files")
+  elif layout == "saved_model_2" and module.format != config_lib.FORMAT_SAVED_MODEL_2:
     wrong = "is for TF2 SavedModels"
-  elif layout != "saved_model_2" and module.format != config_lib.FORMAT_HUB:
+  elif layout not in ("saved_model_2", "lite") and not module.is_tf1_hub:
     wrong = "is for the TF1 Hub format"
   elif layout == "hub_legacy" and module.variable_input_size:
     wrong = "says the input size is fixed"
@@ -63,6 +66,11 @@ def render_all(configs):
         raise CardError(f"{cfg.path}: {module.handle} is also in another "
                         "config; each module has one card")
       cards[path] = render(cfg, module)
+      if module.is_lite:  # Its parent's card, once for all its files.
+        cards.setdefault(facts_lib.placeholder_docs_path(module),
+                         _LOADER.render(facts_lib.PLACEHOLDER_LAYOUT,
+                                        facts_lib.placeholder_facts(cfg,
+                                                                    module)))
   for publisher in sorted({path.split("/", 1)[0] for path in cards}):
     cards[f"{publisher}/{publisher}.md"] = publisher_page(publisher)
   return cards

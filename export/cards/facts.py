@@ -17,15 +17,58 @@ from export.core import published
 from export.core import signatures
 
 
+PLACEHOLDER_LAYOUT = "lite_placeholder"
+
+
 def default_layout(module):
   """The template of a module's card, unless its config names another."""
-  return module.card.layout or published.VERSIONS[module.version].card_layout
+  return module.card.layout or module.published_version.card_layout
 
 
 def docs_path(module):
   """`<publisher>/models/<rest of handle>.md`, the docs repository layout."""
-  publisher, rest = module.handle.split("/", 1)
+  return _docs_path(module.handle)
+
+
+def _docs_path(handle):
+  publisher, rest = handle.split("/", 1)
   return f"{publisher}/models/{rest}.md"
+
+
+def lite_parent(module):
+  """`tensorflow/<name>/<version>`, the model a Lite file is a deployment of
+  (its handle is `<parent>/<variant>/lite/<lite version>`)."""
+  return module.handle.rsplit("/", 3)[0]
+
+
+def placeholder_docs_path(module):
+  """The docs path of a Lite file's parent's ("Placeholder") card."""
+  return _docs_path(lite_parent(module))
+
+
+def placeholder_facts(cfg, module):
+  """The facts of the Placeholder card of Lite file `module`'s parent."""
+  return dict(
+      layout=PLACEHOLDER_LAYOUT,
+      parent=lite_parent(module),
+      v1=cfg.architecture == "mobilenet_v1",
+      lite_multiplier=published.lite_multiplier(cfg.depth_multiplier),
+      size=cfg.input_size,
+      quantized=cfg.quantized)
+
+
+def lite_facts(cfg, module):
+  """The facts of a Lite file's card (the same for float and quantized)."""
+  return dict(
+      layout=default_layout(module),
+      parent=lite_parent(module),
+      variant=module.variant,
+      lite_version=module.handle.rsplit("/", 1)[1],
+      metadata=module.variant == "metadata",
+      size=cfg.input_size,
+      num_classes=arch_lib.NUM_CLASSES,
+      input_mean=f"{published.LITE_INPUT_MEAN:g}",
+      input_std=f"{published.LITE_INPUT_STD:g}")
 
 
 def slim_name(cfg):
@@ -73,6 +116,8 @@ def published_versions(cfg):
 
 def module_facts(cfg, module):
   """Returns {name: value} for the templates of `module`'s card."""
+  if module.is_lite:
+    return lite_facts(cfg, module)
   family = published.FAMILIES[cfg.architecture]
   classification = module.kind == "classification"
   tf2 = module.format == config_lib.FORMAT_SAVED_MODEL_2
@@ -81,7 +126,7 @@ def module_facts(cfg, module):
   if layout == "test_bucket":  # A docs tree of its own: link the card file.
     sibling_url = f"../{sibling_handle.rsplit('/', 2)[1]}/{module.version}.md"
   versions = [v for v in published_versions(cfg) if v <= module.version]
-  version = published.VERSIONS[module.version]
+  version = module.published_version
   title = module.handle.rsplit("/", 1)[0]
   if version.card_title_breaks:
     # Zero-width non-joiners let the title wrap after any "/" but the last.

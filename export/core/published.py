@@ -167,11 +167,14 @@ def model_name(architecture, depth_multiplier, input_size):
   return f"{architecture}_{multiplier_code(depth_multiplier)}_{input_size}"
 
 
+def lite_multiplier(depth_multiplier):
+  """The Lite models spell the multiplier with two decimals, but 1.0."""
+  return "1.0" if depth_multiplier == 1.0 else f"{depth_multiplier:.2f}"
+
+
 def lite_model_name(architecture, depth_multiplier, input_size, quantized):
-  """E.g. mobilenet_v1_0.50_160_quantized: the Lite models spell the
-  multiplier with two decimals, but 1.0."""
-  multiplier = ("1.0" if depth_multiplier == 1.0
-                else f"{depth_multiplier:.2f}")
+  """E.g. mobilenet_v1_0.50_160_quantized."""
+  multiplier = lite_multiplier(depth_multiplier)
   return (f"{architecture}_{multiplier}_{input_size}" +
           ("_quantized" if quantized else ""))
 

@@ -44,6 +44,10 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 # (scripts/setup.sh creates .venv-lite); EXPORT_LITE_PYTHON overrides it.
 LITE_PYTHON_VARIABLE = "EXPORT_LITE_PYTHON"
 DEFAULT_LITE_PYTHON = os.path.join(_REPO, ".venv-lite", "bin", "python")
+# Under Bazel the exporter runs from runfiles, beside @project_venv's
+# launcher of that Python.
+_RUNFILES_LITE_PYTHON = os.path.join(os.path.dirname(_REPO), "project_venv",
+                                     "lite_python")
 _METADATA_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "lite_metadata.py")
 
@@ -115,7 +119,9 @@ def metadata_facts(cfg, iface):
 def lite_python():
   """The Python that has the TFLite support library, or an error saying how
   to get it."""
-  python = os.environ.get(LITE_PYTHON_VARIABLE) or DEFAULT_LITE_PYTHON
+  python = os.environ.get(LITE_PYTHON_VARIABLE) or (
+      _RUNFILES_LITE_PYTHON if os.path.exists(_RUNFILES_LITE_PYTHON)
+      else DEFAULT_LITE_PYTHON)
   if not os.path.exists(python):
     raise RuntimeError(
         f"{python} does not exist: the metadata variant of Lite models is "

@@ -1,18 +1,21 @@
 """Makes the project virtualenv Bazel's Python toolchain.
 
 The repository it creates holds a py_runtime at the absolute path of
-`<workspace>/.venv/bin/python3` and `legacy_python`, a launcher of the legacy
-consumer venv (`.venv-legacy`) for the interop tests. Both venvs are made by
-scripts/setup.sh; `local = True` re-evaluates this when Bazel restarts.
+`<workspace>/.venv/bin/python3`, `legacy_python`, a launcher of the legacy
+consumer venv (`.venv-legacy`) for the interop tests, and `lite_python`, one
+of the TFLite support library's venv (`.venv-lite`), which writes Lite model
+metadata. The venvs are made by scripts/setup.sh; `local = True` re-evaluates this when Bazel restarts.
 """
 
 def _project_venv_impl(ctx):
     root = ctx.path(Label("//:WORKSPACE")).dirname
     python = root.get_child(".venv").get_child("bin").get_child("python3")
     legacy = root.get_child(".venv-legacy").get_child("bin").get_child("python")
+    lite = root.get_child(".venv-lite").get_child("bin").get_child("python")
     if not python.exists:
         fail("%s is missing: run scripts/setup.sh first" % python)
     ctx.file("legacy_python", "#!/bin/sh\nexec '%s' \"$@\"\n" % legacy, executable = True)
+    ctx.file("lite_python", "#!/bin/sh\nexec '%s' \"$@\"\n" % lite, executable = True)
     ctx.file("BUILD", """
 load("@bazel_tools//tools/python:toolchain.bzl", "py_runtime_pair")
 
@@ -35,7 +38,7 @@ toolchain(
     toolchain_type = "@bazel_tools//tools/python:toolchain_type",
 )
 
-exports_files(["legacy_python"], visibility = ["//visibility:public"])
+exports_files(["legacy_python", "lite_python"], visibility = ["//visibility:public"])
 """.format(python = python))
 
 project_venv = repository_rule(
