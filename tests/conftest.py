@@ -195,3 +195,16 @@ def slim_reference(v1):
 
 def handle(kind, version):
   return f"google/imagenet/mobilenet_{VARIANT}/{kind}/{version}"
+
+
+def _lite_python():
+  """The TFLite support library's venv python; under `bazel test`, its
+  launcher in runfiles."""
+  in_runfiles = os.path.join(os.path.dirname(REPO), "project_venv",
+                             "lite_python")
+  if os.environ.get("TEST_SRCDIR") and os.path.exists(in_runfiles):
+    return in_runfiles
+  return os.path.join(REPO, ".venv-lite", "bin", "python")
+
+
+LITE_PYTHON = _lite_python()

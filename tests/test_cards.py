@@ -37,8 +37,10 @@ def rendered():
 
 
 def test_published_cards_are_all_here():
-  # Seeds, one of each other kind, the version 5 cards, the publisher page.
-  assert len(_published()) == 5 + 14 + 3 + 1
+  # Seeds, one of each other kind, the version 5 cards, the publisher page;
+  # the Lite cards of V1 0.50/160 float and quantized (Placeholder, default,
+  # metadata), their publisher's page.
+  assert len(_published()) == 5 + 14 + 3 + 1 + 6 + 1
 
 
 @pytest.mark.parametrize("path", _published())
@@ -61,10 +63,15 @@ def test_whole_family_has_a_card_per_module(rendered):
   assert len(configs) == 54
   assert sum(c.quantized for c in configs) == 16
   modules = [m for c in configs for m in c.modules]
-  assert len(modules) == 412 + 1  # Plus seed 000's test-bucket module.
+  lite = [m for m in modules if m.is_lite]
+  # V1: 16 float and 16 quantized variants; V2 1.0/224 float. Two files each.
+  assert len(lite) == (16 + 16 + 1) * 2
+  assert len(modules) == 412 + 1 + len(lite)  # Plus seed 000's test module.
   assert sum(m.version == 5 for m in modules) == 76  # 38 float variants x 2.
-  assert len(rendered) == len(modules) + 1  # And the publisher's page.
-  assert "google/google.md" in rendered
+  # Each Lite model's Placeholder card, and the two publishers' pages.
+  assert len(rendered) == len(modules) + len(lite) // 2 + 2
+  assert "google/google.md" in rendered and "tensorflow/tensorflow.md" in rendered
+  assert "tensorflow/models/mobilenet_v2_1.0_224/1.md" in rendered
 
 
 def test_every_sibling_link_points_at_a_published_module(rendered):
@@ -98,7 +105,7 @@ def card_facts(text):
 def test_card_facts_follow_config(rendered):
   for cfg in config.load_all():
     for m in cfg.modules:
-      if m.card.layout == "test_bucket":
+      if m.card.layout == "test_bucket" or m.is_lite:  # (Lite: test_lite.)
         continue
       f = card_facts(rendered[facts_lib.docs_path(m)])
       assert f["size"] == cfg.input_size, m.handle
@@ -127,6 +134,8 @@ def test_card_facts_agree_with_exported_modules(variant, rendered, name):
   import tensorflow as tf
   v = variant(name)
   for m in v.cfg.modules:
+    if m.is_lite:  # Checked against the Lite files in test_lite.
+      continue
     f = card_facts(rendered[facts_lib.docs_path(m)])
     width = f["num_classes"] if m.kind == "classification" else f[
         "num_features"]
@@ -178,6 +187,8 @@ def test_card_widths_agree_with_built_graphs_for_every_config(rendered):
                       "feature_vector": out.features.shape[-1]}
     widths = built[key]
     for m in cfg.modules:
+      if m.is_lite:
+        continue
       f = card_facts(rendered[facts_lib.docs_path(m)])
       if m.card.layout == "test_bucket":
         continue
@@ -214,7 +225,8 @@ def test_cards_cli_does_not_import_tensorflow(tmp_path):
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 0 and "ok" in result.stdout, result.stderr
-  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 1
+  # 413 module cards, 66 Lite file cards, 33 Placeholder cards, 2 publishers.
+  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 66 + 33 + 2
 
 
 @pytest.fixture

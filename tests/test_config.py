@@ -31,14 +31,26 @@ def test_seed_configs_load_with_their_published_modules():
       ("classification", 4, "saved_model_2"),
       ("classification", 5, "saved_model_2"), ("feature_vector", 1, "hub"),
       ("feature_vector", 3, "hub"), ("feature_vector", 4, "saved_model_2"),
-      ("feature_vector", 5, "saved_model_2")]
+      ("feature_vector", 5, "saved_model_2"),
+      ("classification", 1, "lite"), ("classification", 1, "lite")]
   assert v1.module("google/imagenet/mobilenet_v1_050_160/feature_vector/3")
+  # The Lite files, at the published docs paths (multiplier spelt 0.50).
+  assert [(m.variant, m.handle) for m in v1.modules if m.is_lite] == [
+      ("default", "tensorflow/mobilenet_v1_0.50_160/1/default/lite/1"),
+      ("metadata", "tensorflow/mobilenet_v1_0.50_160/1/metadata/lite/1")]
   quant = configs["v1_025_128_quant"]
   assert {m.handle for m in quant.modules} == {
       f"google/imagenet/mobilenet_v1_025_128/quantops/{k}/{v}"
-      for k in ("classification", "feature_vector") for v in (1, 3)}
+      for k in ("classification", "feature_vector") for v in (1, 3)} | {
+          f"tensorflow/mobilenet_v1_0.25_128_quantized/1/{variant}/lite/1"
+          for variant in ("default", "metadata")}
+  assert all(m.quantized and not m.variable_input_size
+             for m in quant.modules)
   assert [m.version for m in configs["v2_050_96"].modules] == [1, 2, 3, 4,
                                                                5] * 2
+  assert [m.handle for m in configs["v2_100_224"].modules if m.is_lite] == [
+      f"tensorflow/mobilenet_v2_1.0_224/1/{v}/lite/1"
+      for v in ("default", "metadata")]
   assert ("google/image/imagenet/mobilenet_v1_050_128/classification/1" in
           {m.handle for m in configs["v1_050_128"].modules})
 
@@ -112,6 +124,28 @@ BAD = [
      GOOD.replace("{kind: classification, version: 1, format: hub}",
                   "{kind: classification, version: 1, format: hub, "
                   "card: {badge: yes}}"), "modules[0].card.badge", "'badge'"),
+    ("lite file without variant",
+     GOOD + "  - {kind: classification, version: 1, format: lite}\n",
+     "modules[2].variant", "None"),
+    ("unknown lite variant",
+     GOOD + "  - {kind: classification, version: 1, format: lite, "
+     "variant: fp16}\n", "modules[2].variant", "'fp16'"),
+    ("lite feature vector",
+     GOOD + "  - {kind: feature_vector, version: 1, format: lite, "
+     "variant: default}\n", "modules[2].kind", "'feature_vector'"),
+    ("lite version never published",
+     GOOD + "  - {kind: classification, version: 2, format: lite, "
+     "variant: default}\n", "modules[2].version", "2"),
+    ("variant of a hub module",
+     GOOD.replace("{kind: classification, version: 1, format: hub}",
+                  "{kind: classification, version: 1, format: hub, "
+                  "variant: default}"), "modules[0].variant", "'default'"),
+    ("lite where none was published",
+     GOOD.replace("mobilenet_v1\n", "mobilenet_v2\n", 1)
+     .replace("depth_multiplier: 0.5", "depth_multiplier: 0.35")
+     .replace("input_size: 160", "input_size: 96")
+     + "  - {kind: classification, version: 1, format: lite, "
+     "variant: default}\n", "modules[2].format", "'lite'"),
     ("card asset_path not a bool",
      GOOD.replace("{kind: classification, version: 1, format: hub}",
                   "{kind: classification, version: 1, format: hub, "
