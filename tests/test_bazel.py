@@ -64,6 +64,12 @@ def test_config_target_exports_its_modules_and_hits_the_cache(tmp_path):
     assert os.path.isfile(os.path.join(tree, handle, "tfhub_module.pb"))
     assert os.path.isfile(os.path.join(tree, handle + ".tar.gz"))
     assert handle.encode() in manifest
+  # The Lite files too; the metadata variant through @project_venv's
+  # launcher of the TFLite support library's venv.
+  for lite_variant in ("default", "metadata"):
+    handle = f"tensorflow/mobilenet_v1_0.25_128_quantized/1/{lite_variant}/lite/1"
+    assert os.path.isfile(os.path.join(tree, handle, "model.tflite"))
+    assert handle.encode() in manifest
   assert _bazel("clean").returncode == 0
   second = _bazel("build", cache, target)
   assert second.returncode == 0, second.stderr[-3000:]

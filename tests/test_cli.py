@@ -17,13 +17,18 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path):
                    "--output_dir", str(out))
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  assert len(lines) == 8
+  assert len(lines) == 10
   assert lines[0].startswith(
       "google/imagenet/mobilenet_v1_050_160/classification/1 -> ")
   assert "TF1 Hub format" in lines[0] and "160x160 fixed" in lines[0]
   assert "TF2 SavedModel" in lines[2] and "signature" not in lines[2]
   assert "TF2 SavedModel; signature serving_default" in lines[3]
   assert "mobilenet_v1_0.5_160.tgz" in lines[0]
+  assert lines[8].startswith(
+      "tensorflow/mobilenet_v1_0.50_160/1/default/lite/1 -> ")
+  assert ("TensorFlow Lite (bare model); input float32 in [-1, 1] "
+          "[1, 160, 160, 3]") in lines[8]
+  assert "TensorFlow Lite (with model metadata and labels)" in lines[9]
   assert not out.exists()
 
 
@@ -71,7 +76,8 @@ def test_export_all_dry_run_lists_every_module_of_every_config(tmp_path):
   assert result.returncode == 0, result.stderr
   handles = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
   assert handles == [m.handle for c in config.load_all() for m in c.modules]
-  assert len(handles) == 413  # The published family plus the test module.
+  # The published family plus the test module, and 66 Lite files.
+  assert len(handles) == 413 + 66
 
 
 def _complete(module_dir):

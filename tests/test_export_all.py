@@ -94,15 +94,16 @@ def test_first_run_exports_every_module_with_progress_and_summary(family):
   assert [int(l[0]) for l in lines] == list(range(1, len(handles) + 1))
   assert all(l[1] == str(len(handles)) and l[2] == "exported" and l[4]
              for l in lines)
-  assert _summary(result) == {"exported": 12, "up to date": 0,
+  # 8 float modules and 4 quantops ones, and each config's 2 Lite files.
+  assert _summary(result) == {"exported": 16, "up to date": 0,
                                      "failed": 0}
-  assert "12 modules of 2 configs, 2 workers" in result.stdout
+  assert "16 modules of 2 configs, 2 workers" in result.stdout
 
 
 def test_manifest_lists_every_module_with_its_archive(family):
   out = family["out"]
   entries = manifest_lib.load(str(out))
-  assert len(entries) == 12
+  assert len(entries) == 16
   for name in (FLOAT, QUANT):
     prefix = checkpoint_lib.find_prefix(str(family["checkpoints"] / name))
     for m in config.load(name).modules:
@@ -113,14 +114,15 @@ def test_manifest_lists_every_module_with_its_archive(family):
       assert e.checkpoint_sha256 == checkpoint_lib.checkpoint_sha256(prefix)
       assert e.exporter_version == manifest_lib.exporter_version()
       assert e.config == name and e.format == m.format
-      assert (out / m.handle / "saved_model.pb").is_file()
+      assert (out / m.handle / ("model.tflite" if m.is_lite
+                                else "saved_model.pb")).is_file()
 
 
 def test_noop_rerun_skips_everything(family):
   result = family["export_all"]("--jobs=2")
   assert result.returncode == 0, result.stderr
   assert {l[2] for l in _progress(result.stdout)} == {"up to date"}
-  assert _summary(result) == {"exported": 0, "up to date": 12,
+  assert _summary(result) == {"exported": 0, "up to date": 16,
                                      "failed": 0}
 
 

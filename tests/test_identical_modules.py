@@ -19,7 +19,8 @@ from tests.conftest import export, run_cli
 
 
 def _tail(handle):
-  return "/".join(handle.split("/")[-2:])
+  """kind/version, or variant/lite/1 for a Lite file."""
+  return "/".join(handle.split("/")[-3 if "/lite/" in handle else -2:])
 
 
 def _shared(group_key):
@@ -46,7 +47,8 @@ def test_only_v2_versions_1_and_2_share_files_across_the_family():
 
 def test_which_modules_share_their_network():
   """TF2 versions 4 and 5 of a kind share their trace; a TF1 version's
-  classification and feature vector modules share their graphs."""
+  classification and feature vector modules share their graphs; a Lite
+  model's two files share one conversion."""
   shared = {(name, frozenset(tails)) for name, tails in
             _shared(lambda m: signatures.interface(m).network)}
   expected = set()
@@ -62,6 +64,8 @@ def test_which_modules_share_their_network():
     if not cfg.quantized:
       expected |= {(name, frozenset({f"{kind}/4", f"{kind}/5"}))
                    for kind in ("classification", "feature_vector")}
+    if any(m.is_lite for m in cfg.modules):
+      expected.add((name, frozenset({"default/lite/1", "metadata/lite/1"})))
   assert shared == expected
   # E.g. the groups the runner hands to one worker task each.
   cfg = config.load("v2_050_96")
@@ -76,7 +80,8 @@ def test_which_modules_share_their_network():
   assert [[_tail(m.handle) for m in group]
           for group in exporter.network_groups(cfg.modules)] == [
               ["classification/1", "feature_vector/1"],
-              ["classification/3", "feature_vector/3"]]
+              ["classification/3", "feature_vector/3"],
+              ["default/lite/1", "metadata/lite/1"]]
 
 
 def test_a_tf1_group_builds_each_tag_sets_graph_once(tmp_path, monkeypatch):
