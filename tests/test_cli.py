@@ -84,6 +84,8 @@ def _complete(module_dir):
   files = set()
   for d, _, names in os.walk(module_dir):
     files |= {os.path.relpath(os.path.join(d, n), module_dir) for n in names}
+  if "/lite/" in str(module_dir):  # A Lite file's directory.
+    return files == {"model.tflite"}
   return {"saved_model.pb", "variables/variables.index"} <= files
 
 
