@@ -9,7 +9,8 @@ users do), then times one image at a time in the same process, rounds
 alternating between the candidates:
 
 * LiteRT (ai-edge-litert) with its default XNNPACK delegate, 1 and 2 threads,
-  float and quantized `default` files;
+  float and quantized `default` files, and at 1 thread without it (TFLite's
+  builtin kernels: `..._builtin`), which shows what XNNPACK adds;
 * the SavedModel's `serving_default` signature (TensorFlow, all cores).
 
 The JSON gives each candidate's median milliseconds per image, ratios to the
@@ -41,9 +42,12 @@ def _milliseconds(run, iterations):
   return (time.perf_counter() - start) / iterations * 1000
 
 
-def _lite_runner(path, threads, image):
-  from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
-  interpreter = Interpreter(model_path=path, num_threads=threads)
+def _lite_runner(path, threads, image, xnnpack=True):
+  from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
+  resolver = (litert.OpResolverType.AUTO if xnnpack else
+              litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+  interpreter = litert.Interpreter(model_path=path, num_threads=threads,
+                                   experimental_op_resolver_type=resolver)
   interpreter.allocate_tensors()
   (inp,), (out,) = (interpreter.get_input_details(),
                     interpreter.get_output_details())
@@ -103,6 +107,8 @@ def main():
             for threads in (1, 2):
               candidates[f"lite_{kind}_{threads}_threads"] = _lite_runner(
                   model, threads, image)
+            candidates[f"lite_{kind}_1_threads_builtin"] = _lite_runner(
+                model, 1, image, xnnpack=False)
             params = sum(int(np.prod(shape)) for shape in
                          architecture.variable_layout(
                              cfg.architecture, cfg.depth_multiplier).values())
