@@ -20,6 +20,7 @@ CHECKPOINTS = {
     "mobilenet_v1_1.0_224_quant": ("mobilenet_v1", 1.0, True),
     "mobilenet_v2_1.0_224": ("mobilenet_v2", 1.0, False),
     "mobilenet_v2_1.4_224": ("mobilenet_v2", 1.4, False),
+    "mobilenet_v2_1.0_224_quant": ("mobilenet_v2", 1.0, True),
 }
 
 

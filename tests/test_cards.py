@@ -60,18 +60,21 @@ def test_card_reproduces_published_card_byte_for_byte(rendered, path):
 
 def test_whole_family_has_a_card_per_module(rendered):
   configs = config.load_all()
-  assert len(configs) == 54
-  assert sum(c.quantized for c in configs) == 16
+  assert len(configs) == 55
+  # V1's 16, and V2 1.0/224's, published as a Lite model only.
+  assert sum(c.quantized for c in configs) == 17
   modules = [m for c in configs for m in c.modules]
   lite = [m for m in modules if m.is_lite]
-  # V1: 16 float and 16 quantized variants; V2 1.0/224 float. Two files each.
-  assert len(lite) == (16 + 16 + 1) * 2
+  # V1: 16 float and 16 quantized variants; V2 1.0/224 float and quantized.
+  # Two files each.
+  assert len(lite) == (16 + 16 + 2) * 2
   assert len(modules) == 412 + 1 + len(lite)  # Plus seed 000's test module.
   assert sum(m.version == 5 for m in modules) == 76  # 38 float variants x 2.
   # Each Lite model's Placeholder card, and the two publishers' pages.
   assert len(rendered) == len(modules) + len(lite) // 2 + 2
   assert "google/google.md" in rendered and "tensorflow/tensorflow.md" in rendered
   assert "tensorflow/models/mobilenet_v2_1.0_224/1.md" in rendered
+  assert "tensorflow/models/mobilenet_v2_1.0_224_quantized/1.md" in rendered
 
 
 def test_every_sibling_link_points_at_a_published_module(rendered):
@@ -225,8 +228,8 @@ def test_cards_cli_does_not_import_tensorflow(tmp_path):
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 0 and "ok" in result.stdout, result.stderr
-  # 413 module cards, 66 Lite file cards, 33 Placeholder cards, 2 publishers.
-  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 66 + 33 + 2
+  # 413 module cards, 68 Lite file cards, 34 Placeholder cards, 2 publishers.
+  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 68 + 34 + 2
 
 
 @pytest.fixture

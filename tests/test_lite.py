@@ -1,6 +1,6 @@
 """The TensorFlow Lite files, run in the LiteRT interpreter (ai-edge-litert).
 
-For V1 0.25/128, V1 1.0/224 and V2 1.0/224 (float and, for V1, quantized),
+For V1 0.25/128, V1 1.0/224 and V2 1.0/224, float and quantized,
 from synthetic checkpoints: the published input/output conventions (types,
 shapes, quantization parameters, written here as literals from the issue and
 the published cards, not read from the exporter), outputs against the TF
@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import LITE_PYTHON, REPO
 
 FLOAT = ["v1_025_128", "v1_100_224", "v2_100_224"]
-QUANTIZED = ["v1_025_128_quant", "v1_100_224_quant"]
+QUANTIZED = ["v1_025_128_quant", "v1_100_224_quant", "v2_100_224_quant"]
 LABELS = os.path.join(REPO, "export", "formats", "data", "imagenet_labels.txt")
 
 
@@ -115,12 +115,16 @@ def test_lite_files_have_the_published_inputs_and_outputs(lite, name):
       assert inp["quantization"] == (0.0, 0) == out["quantization"]
 
 
-def test_quantized_lite_is_integer_only(lite):
-  v, files = lite("v1_025_128_quant")
+@pytest.mark.parametrize("name,adds", [("v1_025_128_quant", 0),
+                                       ("v2_100_224_quant", 10)])
+def test_quantized_lite_is_integer_only(lite, name, adds):
+  v, files = lite(name)
   interpreter = _interpreter(files["default"])
   ops = interpreter._get_ops_details()  # pylint: disable=protected-access
   kinds = {op["op_name"] for op in ops}
   assert {"CONV_2D", "DEPTHWISE_CONV_2D", "SOFTMAX"} <= kinds
+  # V2's residual adds run quantized too (their ranges from the checkpoint).
+  assert sum(op["op_name"] == "ADD" for op in ops) == adds
   assert not kinds & {"QUANTIZE", "DEQUANTIZE"}, kinds
   for op in ops:
     for dtype in op["operand_types"] + op["result_types"]:
@@ -147,10 +151,36 @@ def test_float_lite_equals_saved_model_softmax(lite, name):
   assert (got.argmax(-1) == want.argmax(-1)).all()
 
 
-def _fake_quant_reference(cfg, prefix, pixels):
-  """Softmax of the logits of the quantops graph (folded batch norm, fake
-  quant over the checkpoint's ranges) in float, restored from the checkpoint
-  with a Saver, on the values the uint8 input stands for."""
+def _lite_logits(path, batch):
+  """The uint8 logits the Lite model feeds its softmax, dequantized, and
+  their quantization step."""
+  from ai_edge_litert.interpreter import Interpreter
+  interpreter = Interpreter(model_path=path,
+                            experimental_preserve_all_tensors=True)
+  interpreter.allocate_tensors()
+  ops = interpreter._get_ops_details()  # pylint: disable=protected-access
+  (softmax,) = [op for op in ops if op["op_name"] == "SOFTMAX"]
+  # Through the reshape the converter may put before the softmax.
+  producer = {int(o): op for op in ops for o in op["outputs"]}
+  index = int(softmax["inputs"][0])
+  while producer[index]["op_name"] == "RESHAPE":
+    index = int(producer[index]["inputs"][0])
+  details = {t["index"]: t for t in interpreter.get_tensor_details()}
+  scale, zero_point = details[index]["quantization"]
+  inp = interpreter.get_input_details()[0]["index"]
+  logits = []
+  for image in batch:
+    interpreter.set_tensor(inp, image[None])
+    interpreter.invoke()
+    logits.append((interpreter.get_tensor(index).reshape(-1).astype(
+        np.float64) - zero_point) * scale)
+  return np.stack(logits), scale
+
+
+def _fake_quant_logits(cfg, prefix, pixels):
+  """Logits of the quantops graph (folded batch norm, fake quant over the
+  checkpoint's ranges) in float, restored from the checkpoint with a Saver,
+  on the values the uint8 input stands for."""
   import tensorflow.compat.v1 as tf
   from export import nets
   with tf.Graph().as_default():
@@ -163,7 +193,7 @@ def _fake_quant_reference(cfg, prefix, pixels):
       tf.train.Saver().restore(sess, prefix)
       logits = sess.run(out.logits, {x: (pixels.astype(np.float32) - 128)
                                      / 128})
-  return _softmax(logits.astype(np.float64))
+  return logits.astype(np.float64)
 
 
 @pytest.mark.parametrize("name", QUANTIZED)
@@ -173,7 +203,8 @@ def test_quantized_lite_within_two_steps_of_fake_quant_graph(
   pixels = _pixels(v.cfg.input_size, batch=6)
   got = _run(files["default"], pixels)
   assert got.dtype == np.uint8
-  want = _fake_quant_reference(v.cfg, v.ckpt_prefix, pixels)
+  want_logits = _fake_quant_logits(v.cfg, v.ckpt_prefix, pixels)
+  want = _softmax(want_logits)
   steps = np.abs(got.astype(np.float64) / 256 - want) * 256
   distribution = {f"<= {k}": float(np.mean(steps <= k))
                   for k in (0.5, 1, 1.5, 2)}
@@ -185,6 +216,30 @@ def test_quantized_lite_within_two_steps_of_fake_quant_graph(
   # probabilities can tie).
   best = want.argmax(-1)
   assert (got[np.arange(len(got)), best] == got.max(-1)).all()
+  # Random networks give flat probabilities (a few output steps at most), so
+  # the logits are compared too, in their own quantization steps: integer
+  # rounding moves them by a few steps (measured: at most 3), a wrong scale,
+  # zero point or range anywhere by many more.
+  logits, step = _lite_logits(files["default"], pixels)
+  logit_steps = np.abs(logits - want_logits) / step
+  print(f"{name}: |Lite - fake quant| logits in steps: max "
+        f"{logit_steps.max():.2f}, mean {logit_steps.mean():.3f}")
+  assert logit_steps.max() <= 4, logit_steps.max()
+  # Quantized logits tie; the Lite model's best class is one of the
+  # reference's within those steps of its best.
+  rows = np.arange(len(logits))
+  assert (want_logits[rows, logits.argmax(-1)] >=
+          want_logits.max(-1) - 4 * step).all()
+
+
+def test_quantized_check_catches_a_wrong_input_scale(lite):
+  """The logits check fails when the Lite model is fed images in another
+  convention than the published one (here [0, 255] read as [0, 127])."""
+  v, files = lite("v1_025_128_quant")
+  pixels = _pixels(v.cfg.input_size, batch=2)
+  want = _fake_quant_logits(v.cfg, v.ckpt_prefix, pixels)
+  logits, step = _lite_logits(files["default"], pixels // 2)
+  assert (np.abs(logits - want) / step).max() > 4
 
 
 def test_wrong_input_convention_is_caught(lite):
@@ -214,7 +269,7 @@ def _read_metadata(path):
 
 
 @pytest.mark.parametrize("name", ["v1_025_128", "v1_025_128_quant",
-                                  "v2_100_224"])
+                                  "v2_100_224", "v2_100_224_quant"])
 def test_metadata_variant_has_labels_and_normalisation(lite, name):
   v, files = lite(name)
   read = _read_metadata(files["metadata"])

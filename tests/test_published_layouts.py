@@ -52,10 +52,14 @@ def test_graph_variables_are_published(checkpoint):
     ("v1_025_128_quant", "mobilenet_v1_0.25_128_quant"),
     ("v1_100_224_quant", "mobilenet_v1_1.0_224_quant"),
     ("v2_100_224", "mobilenet_v2_1.0_224"),
-    ("v2_140_224", "mobilenet_v2_1.4_224")])
+    ("v2_140_224", "mobilenet_v2_1.4_224"),
+    ("v2_100_224_quant", "mobilenet_v2_1.0_224_quant")])
 def test_synthetic_checkpoints_have_the_published_layout(name, checkpoint):
   cfg = config.load(name)
-  assert cfg.checkpoint.prefix == checkpoint + ".ckpt"
+  assert cfg.checkpoint.prefix == {
+      # A training checkpoint in its own archive (testdata README, source 4).
+      "mobilenet_v2_1.0_224_quant": "model.ckpt-2685865"}.get(
+          checkpoint, checkpoint + ".ckpt")
   values = synthetic_checkpoint.synthetic_values(cfg)
   have = {n: tuple(v.shape) for n, v in values.items()}
   assert _diff(have, published_layouts.layout(checkpoint)) == []
@@ -88,3 +92,7 @@ def test_every_published_kernel_has_batch_norm_or_biases():
     assert len(biases) == 1 and "Logits/Conv2d_1c_1x1" in biases[0]
     assert len(kernels) == len(gammas) + 1
     assert len(gammas) == (27 if "v1" in checkpoint else 52)
+    if checkpoint.endswith("_quant"):  # Ranges of each layer, and V2's adds.
+      ranges = [n for n in layout if n.endswith("_quant/min")]
+      assert len(ranges) == 2 * len(kernels) + (
+          10 if "v2" in checkpoint else 0)

@@ -23,6 +23,10 @@ RELU6 = "relu6"
 # the classifier). Its context is the name scope of the layer's ops, not of
 # its variables: see `op_scope`.
 QUANT_RANGES = ("weights_quant", "act_quant")
+# The range tf.contrib.quantize adds after a residual add that follows an
+# activation (V2's project layer has an identity one): a post-activation
+# bypass, in the context of the add's name scope, the block.
+BYPASS_QUANT_RANGE = "post_activation_bypass_quant"
 
 # A layer as the graph and the checkpoint see it: its scope below the network
 # scope, its op ("conv" or "depthwise"), kernel shape, stride, output depth,
@@ -213,6 +217,13 @@ def quant_range_names(architecture, layer):
           for name in QUANT_RANGES}
 
 
+def bypass_quant_range_names(architecture, block):
+  """(min name, max name) of the range of a residual `block`'s add."""
+  block_scope = block.layers[-1].scope.rsplit("/", 1)[0]
+  context = f"{body_op_scope(architecture)}/{block_scope}/{BYPASS_QUANT_RANGE}"
+  return f"{context}/min", f"{context}/max"
+
+
 def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES,
                     quantized=False):
   """Returns {checkpoint variable name: shape} of the network's variables.
@@ -234,6 +245,11 @@ def variable_layout(architecture, depth_multiplier, num_classes=NUM_CLASSES,
     if quantized:
       for names in quant_range_names(architecture, layer).values():
         layout.update({name: () for name in names})
+  if quantized:
+    for block in get(architecture).blocks(depth_multiplier):
+      if block.residual:
+        layout.update({name: () for name in
+                       bypass_quant_range_names(architecture, block)})
   return layout
 
 

@@ -33,6 +33,15 @@ EXTRA_MODULES = {
              card="{layout: test_bucket}"),
     ],
 }
+# Checkpoints not named by their family's rule (`<archive root><stem>.tgz`
+# holding `<stem>.ckpt`): MobileNet V2's quantized one is a training
+# checkpoint in its own archive (tests/testdata/published_layouts/README.md).
+CHECKPOINTS = {
+    "v2_100_224_quant": dict(
+        url="https://storage.googleapis.com/mobilenet_v2/checkpoints/"
+            "quantized_v2_224_100.tgz",
+        prefix="model.ckpt-2685865"),
+}
 CARD_OPTIONS = {
     # Its published card has no asset-path line (seed card 003).
     ("v1_050_160", "feature_vector", 3): "{asset_path: false}",
@@ -51,11 +60,14 @@ def variants():
   """Yields (name, architecture, depth_multiplier, input_size, quantized)."""
   for architecture, family in published.FAMILIES.items():
     prefix = {"mobilenet_v1": "v1", "mobilenet_v2": "v2"}[architecture]
-    for quantized in (False, True) if family.quant_versions else (False,):
+    for quantized in (False, True):
       for dm in family.depth_multipliers:
         sizes = ((max(family.input_sizes),) if dm in family.full_size_only
                  else family.input_sizes)
         for size in sizes:
+          if quantized and not family.quant_versions and not (
+              family.lite_quantized and (dm, size) in family.lite_variants):
+            continue  # Never published quantized.
           name = (f"{prefix}_{published.multiplier_code(dm)}_{size}" +
                   ("_quant" if quantized else ""))
           yield name, architecture, dm, size, quantized
@@ -78,8 +90,8 @@ def config_text(name, architecture, dm, size, quantized):
       f"input_size: {size}",
       f"quantized: {'true' if quantized else 'false'}",
       "checkpoint:",
-      f"  url: {family.archive_root}{stem}.tgz",
-      f"  prefix: {stem}.ckpt",
+      f"  url: {CHECKPOINTS.get(name, {}).get('url', family.archive_root + stem + '.tgz')}",
+      f"  prefix: {CHECKPOINTS.get(name, {}).get('prefix', stem + '.ckpt')}",
       "modules:",
   ]
   for kind in published.KINDS:

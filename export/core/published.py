@@ -144,7 +144,8 @@ FAMILIES = {
         full_size_only=(1.3, 1.4),
         early_card_versions=(1,),
         colab_badge_since=5,
-        lite_variants=((1.0, 224),)),
+        lite_variants=((1.0, 224),),
+        lite_quantized=True),
 }
 
 # The notebooks the cards' Colab badges open, by module kind.

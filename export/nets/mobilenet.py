@@ -150,8 +150,8 @@ def build(images, *, architecture, depth_multiplier, num_classes,
   """
   arch = arch_lib.get(architecture)
   quantized = quantized_input_range is not None
-  if quantized and (is_training or architecture != "mobilenet_v1"):
-    raise ValueError("quantized graphs exist for MobileNet V1 inference only")
+  if quantized and is_training:
+    raise ValueError("quantized graphs are for inference only")
   if batch_norm_decay is None:
     batch_norm_decay = arch.batch_norm_decay
 
@@ -178,6 +178,13 @@ def build(images, *, architecture, depth_multiplier, num_classes,
           net = apply(net, layer)
         if block.residual:
           net = tf.add(net, block_input)
+          if quantized:  # After the add, as contrib.quantize put it.
+            low, high = _quant_range(
+                root_scope, *arch_lib.bypass_quant_range_names(architecture,
+                                                               block))
+            with tf.name_scope(arch_lib.BYPASS_QUANT_RANGE):
+              net = tf.quantization.fake_quant_with_min_max_vars(
+                  net, low, high, num_bits=8, narrow_range=False)
     with tf.variable_scope("Logits"):
       pooled = common.global_pool(net)
       features = tf.squeeze(pooled, [1, 2], name="features")

@@ -80,23 +80,45 @@ def v1_layout(dm, quantized=False):
   return layout
 
 
-def v2_layout(dm):
+def _ranges(layout, context, names=("weights_quant", "act_quant")):
+  for quant in names:
+    for end in ("min", "max"):
+      layout[f"{context}/{quant}/{end}"] = []
+
+
+def v2_layout(dm, quantized=False):
   first, blocks, last = V2_DEPTHS[dm]
   layout = {}
   _conv_bn(layout, "MobilenetV2/Conv", "weights", [3, 3, 3, first])
+  layers = ["Conv"]
   in_depth = first
   for i, (expanded, out_depth) in enumerate(blocks):
-    scope = "MobilenetV2/expanded_conv" + (f"_{i}" if i else "")
+    block = "expanded_conv" + (f"_{i}" if i else "")
+    scope = f"MobilenetV2/{block}"
     if i:
       _conv_bn(layout, f"{scope}/expand", "weights",
                [1, 1, in_depth, expanded])
+      layers.append(f"{block}/expand")
     _conv_bn(layout, f"{scope}/depthwise", "depthwise_weights",
              [3, 3, expanded, 1])
     _conv_bn(layout, f"{scope}/project", "weights",
              [1, 1, expanded, out_depth])
+    layers += [f"{block}/depthwise", f"{block}/project"]
+    if quantized and in_depth == out_depth and i:
+      # The residual add (conv_blocks.expanded_conv: `net += input_tensor`
+      # after the project layer's identity activation) is a post-activation
+      # bypass to contrib.quantize, quantized in the context of the add op's
+      # name scope, the block (README, source 4). V2's name scopes are not
+      # doubled (mobilenet_base re-enters original_name_scope).
+      _ranges(layout, scope, ("post_activation_bypass_quant",))
     in_depth = out_depth
   _conv_bn(layout, "MobilenetV2/Conv_1", "weights", [1, 1, in_depth, last])
+  layers.append("Conv_1")
   _logits(layout, "MobilenetV2", last)
+  if quantized:
+    for layer in layers:
+      _ranges(layout, f"MobilenetV2/{layer}")
+    _ranges(layout, "MobilenetV2/Logits/Conv2d_1c_1x1")
   return layout
 
 
@@ -107,6 +129,7 @@ def main():
       "mobilenet_v1_1.0_224_quant": v1_layout("1.0", quantized=True),
       "mobilenet_v2_1.0_224": v2_layout("1.0"),
       "mobilenet_v2_1.4_224": v2_layout("1.4"),
+      "mobilenet_v2_1.0_224_quant": v2_layout("1.0", quantized=True),
   }
   path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "published_layouts.json")
