@@ -21,4 +21,5 @@ echo "=================================================================="
   --output_prefix "$CKPT"
 .venv/bin/python -m export.one --config v1_050_160.yaml \
   --checkpoint "$CKPT" --output_dir "$OUT" "$@"
-echo "Modules are under $OUT/google/imagenet/mobilenet_v1_050_160/ (synthetic weights)."
+echo "Modules are under $OUT/google/imagenet/mobilenet_v1_050_160/, its Lite"
+echo "files under $OUT/tensorflow/mobilenet_v1_0.50_160/ (synthetic weights)."

@@ -145,23 +145,26 @@ def synthetic_checkpoint(cache_dir):
 def variant(tmp_path_factory, cache_dir, synthetic_checkpoint):
   """variant(config name, only=None) -> Variant, exported once per session.
 
-  `only`: handles to export (default: all of the config's modules); a config
-  already exported whole serves every subset.
+  `only`: handles to export (default: all of the config's modules but its
+  Lite files, which tests/test_lite.py asks for); an export that has them
+  all serves every later request.
   """
   from export.core import config
-  cache = {}
+  exported = {}  # config name -> [Variant]
 
   def get(name, only=None):
-    key = (name, tuple(sorted(only)) if only else None)
-    if (name, None) in cache:
-      return cache[(name, None)]
-    if key not in cache:
-      cfg = config.load(name)
-      out = str(tmp_path_factory.mktemp(f"modules_{name}"))
-      modules = export(cfg, out, cache_dir, only)
-      prefix = synthetic_checkpoint(name)
-      cache[key] = Variant(cfg, prefix, modules, SlimReference(cfg, prefix))
-    return cache[key]
+    cfg = config.load(name)
+    if only is None:
+      only = [m.handle for m in cfg.modules if not m.is_lite]
+    for v in exported.get(name, []):
+      if set(only) <= set(v.modules):
+        return v
+    out = str(tmp_path_factory.mktemp(f"modules_{name}"))
+    modules = export(cfg, out, cache_dir, only)
+    prefix = synthetic_checkpoint(name)
+    v = Variant(cfg, prefix, modules, SlimReference(cfg, prefix))
+    exported.setdefault(name, []).append(v)
+    return v
 
   return get
 

@@ -78,6 +78,8 @@ def config_text(name, architecture, dm, size, quantized):
   stem = f"{architecture}_{_multiplier(dm)}_{size}" + ("_quant" if quantized
                                                        else "")
   family = published.FAMILIES[architecture]
+  checkpoint = CHECKPOINTS.get(name, dict(
+      url=f"{family.archive_root}{stem}.tgz", prefix=f"{stem}.ckpt"))
   versions = family.quant_versions if quantized else family.float_versions
   kind_of = ("instrumented for quantization (tf.contrib.quantize)"
              if quantized else "float")
@@ -90,8 +92,8 @@ def config_text(name, architecture, dm, size, quantized):
       f"input_size: {size}",
       f"quantized: {'true' if quantized else 'false'}",
       "checkpoint:",
-      f"  url: {CHECKPOINTS.get(name, {}).get('url', family.archive_root + stem + '.tgz')}",
-      f"  prefix: {CHECKPOINTS.get(name, {}).get('prefix', stem + '.ckpt')}",
+      f"  url: {checkpoint['url']}",
+      f"  prefix: {checkpoint['prefix']}",
       "modules:",
   ]
   for kind in published.KINDS:

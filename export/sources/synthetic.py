@@ -77,7 +77,6 @@ def _quant_ranges(cfg, values):
   linear = _linear_output_ranges(cfg, values)
   ranges = {}
   for layer in architecture.layers(cfg.architecture, cfg.depth_multiplier):
-    prefix = f"{arch.scope}/{layer.scope}"
     weights = _folded(arch, layer, values)[0]
     act = (0.0, 6.0) if layer.activation else linear[layer.scope]
     names = architecture.quant_range_names(cfg.architecture, layer)
@@ -86,7 +85,6 @@ def _quant_ranges(cfg, values):
       min_name, max_name = names[name]
       ranges[min_name] = np.float32(low)
       ranges[max_name] = np.float32(high)
-    del prefix
   for block in arch.blocks(cfg.depth_multiplier):
     if block.residual:
       min_name, max_name = architecture.bypass_quant_range_names(
