@@ -52,8 +52,13 @@ def _by_version(modules):
       continue
     name = next(p for p in m["handle"].split("/")
                 if p.startswith("mobilenet_"))  # mobilenet_v1_050_160
-    key = (f"{name.split('_')[1]}{' q' if '/quantops/' in m['handle'] else ''}"
-           f" {m['handle'].rsplit('/', 1)[1]}")
+    if "/lite/" in m["handle"]:  # tensorflow/<name>[_quantized]/1/<v>/lite/1
+      key = (f"{name.split('_')[1]}{' q' if '_quantized' in name else ''}"
+             f" lite {m['handle'].split('/')[3]}")
+    else:
+      key = (f"{name.split('_')[1]}"
+             f"{' q' if '/quantops/' in m['handle'] else ''}"
+             f" {m['handle'].rsplit('/', 1)[1]}")
     count, seconds = totals.get(key, (0, 0.0))
     totals[key] = (count + 1, seconds + m["seconds"])
   return {k: [c, round(s, 1)] for k, (c, s) in sorted(totals.items())}
