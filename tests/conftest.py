@@ -19,16 +19,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _legacy_python():
-  """The legacy venv's python; under `bazel test`, its launcher in runfiles."""
-  in_runfiles = os.path.join(os.path.dirname(REPO), "project_venv",
-                             "legacy_python")
+def _venv_python(venv, launcher):
+  """The python of `venv` (made by scripts/setup.sh); under `bazel test`,
+  @project_venv's `launcher` of it in runfiles."""
+  in_runfiles = os.path.join(os.path.dirname(REPO), "project_venv", launcher)
   if os.environ.get("TEST_SRCDIR") and os.path.exists(in_runfiles):
     return in_runfiles
-  return os.path.join(REPO, ".venv-legacy", "bin", "python")
+  return os.path.join(REPO, venv, "bin", "python")
 
 
-LEGACY_PYTHON = _legacy_python()
+# The legacy consumer (TF 2.15, tensorflow-hub 0.15) and the TFLite support
+# library, each in its own venv.
+LEGACY_PYTHON = _venv_python(".venv-legacy", "legacy_python")
+LITE_PYTHON = _venv_python(".venv-lite", "lite_python")
 VARIANT = "v1_050_160"
 
 
@@ -199,15 +202,3 @@ def slim_reference(v1):
 def handle(kind, version):
   return f"google/imagenet/mobilenet_{VARIANT}/{kind}/{version}"
 
-
-def _lite_python():
-  """The TFLite support library's venv python; under `bazel test`, its
-  launcher in runfiles."""
-  in_runfiles = os.path.join(os.path.dirname(REPO), "project_venv",
-                             "lite_python")
-  if os.environ.get("TEST_SRCDIR") and os.path.exists(in_runfiles):
-    return in_runfiles
-  return os.path.join(REPO, ".venv-lite", "bin", "python")
-
-
-LITE_PYTHON = _lite_python()
