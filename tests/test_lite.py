@@ -6,6 +6,16 @@ shapes, quantization parameters, written here as literals from the issue and
 the published cards, not read from the exporter), outputs against the TF
 SavedModel (float) and the fake-quant float graph (quantized), and the
 metadata variant read back with the TFLite support library's displayer.
+
+Evidence for the literals: the input and output conventions (types, shapes,
+scales, zero points, mean/std 127.5) are the issue's and the published Lite
+cards' (tests/testdata/published_cards/tensorflow); the tensor names `input`
+and `MobilenetV1/Predictions/Reshape_1` / `MobilenetV2/Predictions/Reshape_1`
+are those public code reads from the published frozen graphs
+(`mobilenet_v1_1.0_224_frozen.pb`, `mobilenet_v2_1.0_224_frozen.pb`:
+`import_graph_def(..., return_elements=['input:0',
+'MobilenetV2/Predictions/Reshape_1:0'])`) and Slim's
+`export_inference_graph` convention the Lite files kept.
 """
 
 import json
