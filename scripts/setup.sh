@@ -6,6 +6,11 @@
 #   .venv-lite/    the TFLite support library (its protobuf pin conflicts with
 #                  TensorFlow's), which writes Lite model metadata; it needs
 #                  libusb-1.0, installed from Debian when missing
+#   tensorflowjs   the TF.js converter, in .venv without its dependencies
+#                  (requirements-tfjs.txt says why)
+#   node_modules/  the TF.js runtime for the tests and benchmarks (npm ci of
+#                  package-lock.json: tfjs-core, -converter, -backend-wasm,
+#                  @tensorflow-models/mobilenet; no install scripts run)
 #   bazel          Debian's bazel-bootstrap (skipped with SETUP_BAZEL=0)
 # Each venv is rebuilt only when its requirements change.
 set -euo pipefail
@@ -28,7 +33,12 @@ make_venv() {  # make_venv DIR STAMP INSTALL_ARGS...
   echo "$stamp" > "$dir/.stamp"
 }
 
-make_venv "$ROOT/.venv" "$(stamp_of setup.py)" -e "$ROOT[test]"
+make_venv "$ROOT/.venv" "$(stamp_of setup.py requirements-tfjs.txt)" \
+  -e "$ROOT[test]"
+if ! "$ROOT/.venv/bin/pip" show -q tensorflowjs >/dev/null 2>&1; then
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+    -r "$ROOT/requirements-tfjs.txt"
+fi
 make_venv "$ROOT/.venv-legacy" "$(stamp_of requirements-legacy.txt)" \
   -r "$ROOT/requirements-legacy.txt"
 make_venv "$ROOT/.venv-lite" "$(stamp_of requirements-lite.txt)" \
@@ -45,8 +55,15 @@ if ! /sbin/ldconfig -p | grep -q 'libusb-1.0.so.0 '; then
   apt_install libusb-1.0-0
 fi
 
+lock_stamp=$(stamp_of package-lock.json)
+if [[ ! -f node_modules/.stamp || $(cat node_modules/.stamp) != "$lock_stamp" ]]; then
+  echo "setup: npm ci (TF.js runtime)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_stamp" > node_modules/.stamp
+fi
+
 if [[ ${SETUP_BAZEL:-1} == 1 ]] && ! command -v bazel >/dev/null; then
   echo "setup: installing bazel-bootstrap (Debian)"
   apt_install bazel-bootstrap
 fi
-echo "setup: ready (.venv, .venv-legacy, .venv-lite$(command -v bazel >/dev/null && echo ', bazel'))"
+echo "setup: ready (.venv, .venv-legacy, .venv-lite, node_modules$(command -v bazel >/dev/null && echo ', bazel'))"

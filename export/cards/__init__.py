@@ -33,9 +33,12 @@ def _check_layout(cfg, module, facts):
   if (layout == "lite") != module.is_lite:
     wrong = ("is for TensorFlow Lite files" if layout == "lite" else
              "is not for TensorFlow Lite files")
+  elif (layout == "tfjs") != module.is_tfjs:
+    wrong = ("is for TF.js models" if layout == "tfjs" else
+             "is not for TF.js models")
   elif layout == "saved_model_2" and module.format != config_lib.FORMAT_SAVED_MODEL_2:
     wrong = "is for TF2 SavedModels"
-  elif layout not in ("saved_model_2", "lite") and not module.is_tf1_hub:
+  elif layout not in ("saved_model_2", "lite", "tfjs") and not module.is_tf1_hub:
     wrong = "is for the TF1 Hub format"
   elif layout == "hub_legacy" and module.variable_input_size:
     wrong = "says the input size is fixed"

@@ -26,42 +26,49 @@ def default_layout(module):
 
 
 def docs_path(module):
-  """`<publisher>/models/<rest of handle>.md`, the docs repository layout."""
-  return _docs_path(module.handle)
-
-
-def _docs_path(handle):
-  publisher, rest = handle.split("/", 1)
-  return f"{publisher}/models/{rest}.md"
-
-
-def lite_parent(module):
-  """`tensorflow/<name>/<version>`, the model a Lite file is a deployment of
-  (its handle is `<parent>/<variant>/lite/<lite version>`)."""
-  return module.handle.rsplit("/", 3)[0]
+  """Where `module`'s card is in the docs repository (published.docs_path):
+  `<publisher>/models/<rest of handle>.md`, and for a Lite file or TF.js
+  model below its parent's path, e.g. `.../1/default/lite/1.md`."""
+  return published.docs_path(module.handle)
 
 
 def placeholder_docs_path(module):
   """The docs path of a Lite file's parent's ("Placeholder") card."""
-  return _docs_path(lite_parent(module))
+  return published.docs_path(module.parent)
 
 
 def placeholder_facts(cfg, module):
   """The facts of the Placeholder card of Lite file `module`'s parent."""
   return dict(
       layout=PLACEHOLDER_LAYOUT,
-      parent=lite_parent(module),
+      parent=module.parent,
+      network=published.FAMILIES[cfg.architecture].title,
       v1=cfg.architecture == "mobilenet_v1",
       lite_multiplier=published.lite_multiplier(cfg.depth_multiplier),
       size=cfg.input_size,
-      quantized=cfg.quantized)
+      quantized=cfg.quantized,
+      interactive_model_name=published.LITE_INTERACTIVE_MODEL_NAMES.get(
+          (cfg.architecture, cfg.depth_multiplier, cfg.input_size,
+           cfg.quantized), ""))
+
+
+def tfjs_facts(module):
+  """The facts of a TF.js model's card."""
+  publisher, rest = module.handle.split("/", 1)
+  return dict(
+      layout=default_layout(module),
+      # The handle without its "tfjs-model/" part.
+      title=f"{publisher}/{rest.split('/', 1)[1]}",
+      parent=module.parent,
+      parent_url=config_lib.HUB_URL + module.parent,
+      url=module.url)
 
 
 def lite_facts(cfg, module):
   """The facts of a Lite file's card (the same for float and quantized)."""
   return dict(
       layout=default_layout(module),
-      parent=lite_parent(module),
+      parent=module.parent,
       variant=module.variant,
       lite_version=module.handle.rsplit("/", 1)[1],
       metadata=module.variant == "metadata",
@@ -118,6 +125,8 @@ def module_facts(cfg, module):
   """Returns {name: value} for the templates of `module`'s card."""
   if module.is_lite:
     return lite_facts(cfg, module)
+  if module.is_tfjs:
+    return tfjs_facts(module)
   family = published.FAMILIES[cfg.architecture]
   classification = module.kind == "classification"
   tf2 = module.format == config_lib.FORMAT_SAVED_MODEL_2
@@ -131,10 +140,12 @@ def module_facts(cfg, module):
   if version.card_title_breaks:
     # Zero-width non-joiners let the title wrap after any "/" but the last.
     title = title.replace("/", "/&zwnj;")
-  colab = module.card.colab
-  if colab is None and family.colab_badge_since is not None and (
-      module.version >= family.colab_badge_since):
-    colab = published.COLAB_NOTEBOOKS[module.kind]
+  badge = next((b for b in family.colab_badges
+                if b.shown_on(module.kind, module.version)), None)
+  colab = module.card.colab or (
+      published.COLAB_NOTEBOOKS[module.kind] if badge else "")
+  colab_label = module.card.colab_label or (
+      badge.label if badge else published.ColabBadge.label)
   output = "logits" if classification else "features"
   num_classes = arch_lib.NUM_CLASSES
   facts = dict(
@@ -175,8 +186,8 @@ def module_facts(cfg, module):
                          version.card_asset_path == "legacy"),
       asset_path_internal=(module.card.asset_path and
                            version.card_asset_path == "internal"),
-      colab=colab or "",
-      colab_label=module.card.colab_label,
+      colab=colab,
+      colab_label=colab_label,
       early_version=module.version in family.early_card_versions,
       # The published V1 float TF1 cards read "on-device  image" (sic).
       double_space=(cfg.architecture == "mobilenet_v1" and not cfg.quantized

@@ -17,6 +17,10 @@ import dataclasses
 NUM_CLASSES = 1001  # ImageNet's 1000 classes plus "background" at index 0.
 BATCH_NORM_PARAMS = ("beta", "gamma", "moving_mean", "moving_variance")
 RELU6 = "relu6"
+# Global pools of the heads (nets.common): a mean, or an AvgPool over the
+# whole feature map.
+MEAN_POOL = "mean"
+AVG_POOL = "avg_pool"
 # Variables tf.contrib.quantize adds per layer (scalars "<context>/<name>/min"
 # and ".../max"): the range of the (batch-norm folded) weights, and the moving
 # range of the layer's output (after its activation, or after the bias add of
@@ -144,6 +148,12 @@ class Architecture:
   weight_decay: float = 0.00004  # L2 on full convolutions (not depthwise).
   weights_stddev: float = 0.09   # Truncated normal initializer.
   dropout_scope: str = "Dropout"
+  # The head as Slim builds it: the global pool (MEAN_POOL or AVG_POOL), the
+  # name of the squeeze of the classifier's output, and of an Identity after
+  # it (None: none).
+  pool: str = None
+  logits_squeeze: str = None
+  logits_output: str = None
   # Slim's mobilenet_v1() passes its variable scope object to
   # mobilenet_v1_base(), which re-enters it: the body's variables stay
   # "MobilenetV1/...", but its ops are named "MobilenetV1/MobilenetV1/...".
@@ -156,11 +166,16 @@ ARCHITECTURES = {
                                  batch_norm_decay=0.9997,
                                  dropout_keep_prob=0.999,
                                  dropout_scope="Dropout_1b",
+                                 pool=MEAN_POOL,
+                                 logits_squeeze="SpatialSqueeze",
                                  body_reenters_scope=True),
-    # mobilenet.training_scope() defaults.
+    # mobilenet.training_scope() defaults; the head of mobilenet.mobilenet().
     "mobilenet_v2": Architecture("MobilenetV2", mobilenet_v2_blocks,
                                  batch_norm_decay=0.997,
-                                 dropout_keep_prob=0.8),
+                                 dropout_keep_prob=0.8,
+                                 pool=AVG_POOL,
+                                 logits_squeeze="Squeeze",
+                                 logits_output="output"),
 }
 
 
@@ -217,10 +232,15 @@ def quant_range_names(architecture, layer):
           for name in QUANT_RANGES}
 
 
+def block_scope(block):
+  """The scope of a block of several layers (V2's `expanded_conv_<i>`)."""
+  return block.layers[-1].scope.rsplit("/", 1)[0]
+
+
 def bypass_quant_range_names(architecture, block):
   """(min name, max name) of the range of a residual `block`'s add."""
-  block_scope = block.layers[-1].scope.rsplit("/", 1)[0]
-  context = f"{body_op_scope(architecture)}/{block_scope}/{BYPASS_QUANT_RANGE}"
+  context = (f"{body_op_scope(architecture)}/{block_scope(block)}/"
+             f"{BYPASS_QUANT_RANGE}")
   return f"{context}/min", f"{context}/max"
 
 

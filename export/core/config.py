@@ -41,6 +41,7 @@ CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 FORMAT_HUB = published.FORMAT_HUB
 FORMAT_SAVED_MODEL_2 = published.FORMAT_SAVED_MODEL_2
 FORMAT_LITE = published.FORMAT_LITE
+FORMAT_TFJS = published.FORMAT_TFJS
 FORMATS = published.FORMATS
 KINDS = published.KINDS
 FAMILIES = published.FAMILIES
@@ -69,7 +70,7 @@ class Checkpoint:
 CARD_LAYOUTS = tuple(dict.fromkeys(
     [v.card_layout for v in published.VERSIONS.values()] +
     [v.card_layout for v in published.LITE_VERSIONS.values()] +
-    ["test_bucket"]))
+    [published.TFJS_CARD_LAYOUT, "test_bucket"]))
 HUB_URL = "https://tfhub.dev/"
 
 
@@ -79,15 +80,18 @@ class CardOptions:
   layout: str = None        # One of CARD_LAYOUTS; None: by format and version.
   asset_path: bool = True   # The `<!-- asset-path: ... -->` line.
   colab: str = None         # URL of a Colab notebook badge under the metadata.
-  colab_label: str = "Open Colab notebook"  # The badge's text, as published.
+  colab_label: str = None   # The badge's text; None: the family's.
 
 
 @dataclasses.dataclass(frozen=True)
 class Module:
-  """One published module of a variant (or TensorFlow Lite file of it)."""
+  """One published module of a variant (or a TensorFlow Lite file, or a
+  TF.js model of it)."""
   kind: str        # classification | feature_vector
-  version: int     # Of published.VERSIONS (LITE_VERSIONS for Lite files).
-  format: str      # FORMAT_HUB | FORMAT_SAVED_MODEL_2 | FORMAT_LITE
+  # Of published.VERSIONS (LITE_VERSIONS for Lite files; for a TF.js model,
+  # the version of the TF1 module it was converted from).
+  version: int
+  format: str      # One of FORMATS.
   handle: str      # e.g. google/imagenet/mobilenet_v1_050_160/feature_vector/3
   quantized: bool = False  # A quantops module (inference graph only).
   # Accepts other input sizes than the trained one (V1 float versions 3 and
@@ -96,7 +100,8 @@ class Module:
   # Where the module is served; None: https://tfhub.dev/<handle>.
   served_url: str = None
   card: CardOptions = CardOptions()
-  # Lite files: one of published.LITE_VARIANTS ("default", "metadata").
+  # Lite files: one of published.LITE_VARIANTS ("default", "metadata");
+  # TF.js models: published.TFJS_VARIANT.
   variant: str = None
 
   @property
@@ -110,6 +115,16 @@ class Module:
   @property
   def is_lite(self):
     return self.format == FORMAT_LITE
+
+  @property
+  def is_tfjs(self):
+    return self.format == FORMAT_TFJS
+
+  @property
+  def parent(self):
+    """The handle of the model a Lite file or TF.js model deploys (e.g.
+    tensorflow/mobilenet_v1_0.50_160/1); the module's own handle otherwise."""
+    return published.deployment_parent(self.handle)[0]
 
   @property
   def published_version(self):
@@ -166,7 +181,7 @@ _CARD_KEYS = {"layout": False, "asset_path": False, "colab": False,
               "colab_label": False}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HANDLE_PART = re.compile(r"^[a-z0-9_]+$")
-_LITE_HANDLE_PART = re.compile(r"^[a-z0-9_.]+$")  # mobilenet_v1_0.50_160
+_LITE_HANDLE_PART = re.compile(r"^[a-z0-9_.-]+$")  # mobilenet_v1_0.50_160
 _PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -233,8 +248,7 @@ def _card_options(path, entry, where):
     _validate_url(path, f"{where}card.colab", colab, archive=False)
   return CardOptions(
       layout=layout, asset_path=card.get("asset_path", (bool,), True),
-      colab=colab, colab_label=card.get("colab_label", (str,),
-                                        CardOptions.colab_label))
+      colab=colab, colab_label=card.get("colab_label", (str,)))
 
 
 def parse(path, data):
@@ -289,6 +303,10 @@ def parse(path, data):
       kind, version, variant, handle = _lite_module(
           path, m, where, architecture, depth_multiplier, input_size,
           quantized, lite)
+    elif fmt == FORMAT_TFJS:
+      kind, version, variant, handle = _tfjs_module(
+          path, m, where, publisher, architecture, depth_multiplier,
+          input_size, quantized)
     else:
       kind = m.one_of("kind", (str,), KINDS)
       version = m.one_of("version", (int,), versions)
@@ -346,12 +364,41 @@ def _lite_module(path, m, where, architecture, depth_multiplier, input_size,
   variant = m.one_of("variant", (str,), published.LITE_VARIANTS)
   handle = m.get("handle", (str,)) or published.default_lite_handle(
       architecture, depth_multiplier, input_size, quantized, version, variant)
-  ending = f"/{version}/{variant}/lite/1"
-  if not handle.endswith(ending) or not all(
-      _LITE_HANDLE_PART.match(p) for p in handle.split("/")):
+  ending = f"/{version}/{variant}/1"
+  if (published.deployment_parent(handle)[1] != FORMAT_LITE
+      or not handle.endswith(ending)
+      or not all(_LITE_HANDLE_PART.match(p) for p in handle.split("/"))):
     raise ConfigError(path, f"{where}handle", handle,
-                      f"expected a handle of lowercase path parts ending in "
-                      f"{ending[1:]}")
+                      f"expected a handle of lowercase path parts "
+                      f"<publisher>/{published.DEPLOYMENT_HANDLE_PARTS[FORMAT_LITE]}"
+                      f"/.../{ending[1:]}")
+  return kind, version, variant, handle
+
+
+def _tfjs_module(path, m, where, publisher, architecture, depth_multiplier,
+                 input_size, quantized):
+  """(kind, version, variant, handle) of a TF.js model's config entry."""
+  family = FAMILIES[architecture]
+  versions = published.tfjs_versions(family, quantized)
+  if not versions:
+    raise ConfigError(path, f"{where}format", FORMAT_TFJS,
+                      "TF.js models were published of float TF1 modules "
+                      "only, not of quantops ones")
+  kind = m.one_of("kind", (str,), KINDS)
+  version = m.one_of("version", (int,), versions)
+  variant = m.one_of("variant", (str,), (published.TFJS_VARIANT,),
+                     published.TFJS_VARIANT)
+  handle = m.get("handle", (str,)) or published.default_tfjs_handle(
+      publisher, architecture, depth_multiplier, input_size, kind, version)
+  ending = f"/{kind}/{version}/{variant}/{published.TFJS_VERSION}"
+  if (published.deployment_parent(handle)[1] != FORMAT_TFJS
+      or not handle.endswith(ending)
+      or not all(_HANDLE_PART.match(p) for p in handle.split("/")
+                 if p != published.DEPLOYMENT_HANDLE_PARTS[FORMAT_TFJS])):
+    raise ConfigError(path, f"{where}handle", handle,
+                      f"expected a handle of lowercase path parts "
+                      f"<publisher>/{published.DEPLOYMENT_HANDLE_PARTS[FORMAT_TFJS]}"
+                      f"/.../{ending[1:]}")
   return kind, version, variant, handle
 
 

@@ -45,10 +45,6 @@ CHECKPOINTS = {
 CARD_OPTIONS = {
     # Its published card has no asset-path line (seed card 003).
     ("v1_050_160", "feature_vector", 3): "{asset_path: false}",
-    # The one version 4 card with a Colab badge, spelt so.
-    ("v2_100_96", "feature_vector", 4): (
-        "{colab: " + published.COLAB_NOTEBOOKS["feature_vector"] +
-        ", colab_label: Open Colab notebok}"),
 }
 
 
@@ -103,6 +99,10 @@ def config_text(name, architecture, dm, size, quantized):
       extra = f", card: {card}" if card else ""
       lines.append(f"  - {{kind: {kind}, version: {version}, "
                    f"format: {fmt}{extra}}}")
+  for kind in published.KINDS:
+    for version in published.tfjs_versions(family, quantized):
+      lines.append(f"  - {{kind: {kind}, version: {version}, "
+                   f"format: {published.FORMAT_TFJS}}}")
   if (dm, size) in family.lite_variants and (family.lite_quantized
                                              or not quantized):
     for version in sorted(published.LITE_VERSIONS):

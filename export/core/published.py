@@ -10,7 +10,8 @@ import dataclasses
 FORMAT_HUB = "hub"                      # TF1 Hub format, for hub.Module.
 FORMAT_SAVED_MODEL_2 = "saved_model_2"  # TF2 SavedModel, for hub.KerasLayer.
 FORMAT_LITE = "lite"                    # TensorFlow Lite flatbuffer.
-FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2, FORMAT_LITE)
+FORMAT_TFJS = "tfjs"                    # TensorFlow.js graph model.
+FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2, FORMAT_LITE, FORMAT_TFJS)
 KINDS = ("classification", "feature_vector")
 
 
@@ -59,6 +60,8 @@ LITE_PUBLISHER = "tensorflow"
 # "default": the bare model; "metadata": with TFLite model metadata and the
 # label file embedded.
 LITE_VARIANTS = ("default", "metadata")
+# A Lite module's one file (served bare, as `<handle>.tflite`).
+LITE_MODEL_FILE = "model.tflite"
 # Published input and output conventions, as (scale, zero point) of the uint8
 # tensors of quantized models: raw pixels, real value (q - 128) / 128; softmax
 # probabilities q / 256. Float models take the same pixels normalised as
@@ -80,10 +83,63 @@ LITE_METADATA = dict(
             "http://www.apache.org/licenses/LICENSE-2.0.")
 
 
+# The TF.js graph models (publisher google): one of each float TF1 module,
+# converted from its `default` signature by the TF.js converter. A config
+# lists one by its parent's kind and version; its own version is 1, in the
+# variant "default".
+TFJS_VERSION = 1
+TFJS_VARIANT = "default"
+TFJS_CARD_LAYOUT = "tfjs"
+
+# Deployments of a model (Lite files, TF.js models) are served at handles
+# with a "<format>-model/" part, while their cards sit in the docs tree
+# below the model's path with the format name before the version:
+# tensorflow/lite-model/<name>/1/default/1 -> tensorflow/models/<name>/1/
+# default/lite/1.md.
+DEPLOYMENT_HANDLE_PARTS = {FORMAT_LITE: "lite-model", FORMAT_TFJS: "tfjs-model"}
+
+
+# Placeholder cards of Lite models that name the interactive model of their
+# Coral (Edge TPU) deployment, by (architecture, depth multiplier, input
+# size, quantized): tensorflow/tfhub.dev at d67862af.
+LITE_INTERACTIVE_MODEL_NAMES = {
+    ("mobilenet_v1", 1.0, 224, True): "coral_mobilenet_quantized_v1",
+    ("mobilenet_v2", 1.0, 224, True): "coral_mobilenet_quantized_v2",
+}
+
+
 def module_version(fmt, version):
-  """The ModuleVersion of `version` in format `fmt` (Lite versions are
-  numbered on their own)."""
-  return (LITE_VERSIONS if fmt == FORMAT_LITE else VERSIONS)[version]
+  """The ModuleVersion of `version` in format `fmt`. Lite versions are
+  numbered on their own; a TF.js model is its parent TF1 module's version,
+  converted."""
+  if fmt == FORMAT_LITE:
+    return LITE_VERSIONS[version]
+  if fmt == FORMAT_TFJS:
+    if VERSIONS[version].format != FORMAT_HUB:
+      raise KeyError(version)
+    return dataclasses.replace(VERSIONS[version], format=FORMAT_TFJS,
+                               card_layout=TFJS_CARD_LAYOUT)
+  return VERSIONS[version]
+
+
+def tfjs_versions(family, quantized):
+  """The parent versions of a family's TF.js models: its float TF1 ones."""
+  if quantized:
+    return ()
+  return tuple(v for v in family.float_versions
+               if VERSIONS[v].format == FORMAT_HUB)
+
+
+@dataclasses.dataclass(frozen=True)
+class ColabBadge:
+  """A badge under a card's metadata opening the Colab notebook of the
+  module's kind (COLAB_NOTEBOOKS), on the cards of `kinds` x `versions`."""
+  kinds: tuple
+  versions: tuple
+  label: str = "Open Colab notebook"
+
+  def shown_on(self, kind, version):
+    return kind in self.kinds and version in self.versions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +162,8 @@ class Family:
   # Versions whose cards kept the first release's metadata block and did
   # not link the label file yet.
   early_card_versions: tuple = ()
-  # First version whose cards have an "Open Colab notebook" badge for each
-  # kind (COLAB_NOTEBOOKS); None: none do.
-  colab_badge_since: int = None
+  # The Colab notebook badges (ColabBadge) its cards show.
+  colab_badges: tuple = ()
   # (depth multiplier, input size) of the variants published as TensorFlow
   # Lite models (LITE_VERSIONS), float and, with `lite_quantized`, quantized.
   lite_variants: tuple = ()
@@ -143,7 +198,11 @@ FAMILIES = {
         archive_folder="",
         full_size_only=(1.3, 1.4),
         early_card_versions=(1,),
-        colab_badge_since=5,
+        colab_badges=(
+            ColabBadge(KINDS, (5,)),
+            # Every V2 feature_vector/4 card, spelt so (tensorflow/tfhub.dev
+            # at d67862af; tests/testdata/published_cards/README.md).
+            ColabBadge(("feature_vector",), (4,), "Open Colab notebok")),
         lite_variants=((1.0, 224),),
         lite_quantized=True),
 }
@@ -182,11 +241,51 @@ def lite_model_name(architecture, depth_multiplier, input_size, quantized):
 
 def default_lite_handle(architecture, depth_multiplier, input_size,
                         quantized, version, variant):
-  """E.g. tensorflow/mobilenet_v1_0.50_160/1/default/lite/1: the Lite file of
-  model `tensorflow/<name>/<version>` in `variant`."""
+  """E.g. tensorflow/lite-model/mobilenet_v1_0.50_160/1/default/1: the Lite
+  file of model `tensorflow/<name>/<version>` in `variant`."""
   name = lite_model_name(architecture, depth_multiplier, input_size,
                          quantized)
-  return f"{LITE_PUBLISHER}/{name}/{version}/{variant}/lite/1"
+  return (f"{LITE_PUBLISHER}/{DEPLOYMENT_HANDLE_PARTS[FORMAT_LITE]}/{name}/"
+          f"{version}/{variant}/1")
+
+
+def default_tfjs_handle(publisher, architecture, depth_multiplier,
+                        input_size, kind, version):
+  """E.g. google/tfjs-model/imagenet/mobilenet_v1_050_160/classification/3/
+  default/1: the TF.js model of TF1 module google/imagenet/.../3."""
+  parent = default_handle(publisher, architecture, depth_multiplier,
+                          input_size, False, kind, version)
+  return deployment_handle(parent, FORMAT_TFJS, TFJS_VARIANT, TFJS_VERSION)
+
+
+def deployment_handle(parent, fmt, variant, version):
+  """The handle of deployment `<variant>/<version>` in format `fmt` of model
+  `parent`: `<publisher>/<fmt>-model/<rest of parent>/<variant>/<version>`."""
+  publisher, rest = parent.split("/", 1)
+  return (f"{publisher}/{DEPLOYMENT_HANDLE_PARTS[fmt]}/{rest}/{variant}/"
+          f"{version}")
+
+
+def deployment_parent(handle):
+  """(parent handle, format) of a deployment's handle; (handle, None) for
+  any other."""
+  publisher, rest = handle.split("/", 1)
+  for fmt, part in DEPLOYMENT_HANDLE_PARTS.items():
+    if rest.startswith(part + "/"):
+      return f"{publisher}/{rest[len(part) + 1:].rsplit('/', 2)[0]}", fmt
+  return handle, None
+
+
+def docs_path(handle):
+  """The card of `handle` in the docs tree: `<publisher>/models/<rest>.md`,
+  and for a deployment `<publisher>/models/<parent's rest>/<variant>/<format
+  name>/<version>.md`."""
+  parent, fmt = deployment_parent(handle)
+  publisher, rest = parent.split("/", 1)
+  if fmt is None:
+    return f"{publisher}/models/{rest}.md"
+  variant, version = handle.rsplit("/", 2)[1:]
+  return f"{publisher}/models/{rest}/{variant}/{fmt}/{version}.md"
 
 
 def default_handle(publisher, architecture, depth_multiplier, input_size,

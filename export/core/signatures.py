@@ -55,10 +55,13 @@ class Interface:
     equal `network` are written from one built network. TF2 modules differ
     only in the signatures saved with their traced `__call__`; a TF1 feature
     vector module's graphs are the classification module's without the
-    classifier, so the kind does not matter there; a Lite file with
-    metadata is the default one with metadata added."""
-    if self.format == published.FORMAT_HUB:
-      return dataclasses.replace(self, kind="classification",
+    classifier, so the kind does not matter there, and a TF.js model is
+    converted from those graphs; a Lite file with metadata is the default
+    one with metadata added."""
+    if self.format in (published.FORMAT_HUB, published.FORMAT_TFJS):
+      # A TF.js model is converted from its parent TF1 module's graph.
+      return dataclasses.replace(self, format=published.FORMAT_HUB,
+                                 kind="classification",
                                  serving_signature=False)
     return dataclasses.replace(self, serving_signature=False,
                                lite_metadata=False)

@@ -66,7 +66,6 @@ def build_graph(cfg, iface, training):
   images = tf.placeholder(tf.float32, network.image_shape(cfg, iface),
                           name=signatures.IMAGES_INPUT)
   tensors = {signatures.IMAGES_INPUT: images}
-  net_input = network.sized(cfg, iface, images)  # hub.Module may feed any.
   if iface.batch_norm_momentum_input:
     momentum = tf.placeholder_with_default(
         tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM, tf.float32), [],
@@ -77,7 +76,7 @@ def build_graph(cfg, iface, training):
   # Resource variables, as hub.create_module_spec made them.
   with tf.variable_scope("", use_resource=True,
                          custom_getter=_zeros_initialized):
-    out = network.outputs(cfg, iface, net_input, training=training,
+    out = network.outputs(cfg, iface, images, training=training,
                           batch_norm_momentum=momentum)
   tensors["features"] = out.features
   if out.logits is not None:
@@ -168,34 +167,44 @@ def _layout(cfg, iface):
                                       quantized=cfg.quantized)
 
 
-def writer(cfg, network_iface, values):
-  """Returns `write(iface, export_dir)` for the modules whose
-  `Interface.network` is `network_iface`: classification and feature vector
-  modules alike, from one classification graph per tag set, built on first
-  use (a feature vector module's graph is it without the classifier).
+class Writer:
+  """Writes the modules whose `Interface.network` is one network:
+  classification and feature vector modules alike, from one classification
+  graph per tag set, built on first use (a feature vector module's graph is
+  it without the classifier). `writer(cfg, network_iface, values)` makes
+  one; `graph` gives those graphs to what converts them (TF.js)."""
 
-  Args:
-    cfg: the VariantConfig.
-    network_iface: the modules' signatures.Interface.network (format "hub").
-    values: {variable name: np.ndarray}, at least each written module's
-      variables.
-  """
-  build_iface = dataclasses.replace(network_iface, kind="classification")
-  attachment = hub_protos.image_module_info_attachment(cfg.input_size,
-                                                       cfg.input_size)
-  graphs = {}  # training -> (graph, build_graph tensors)
+  def __init__(self, cfg, network_iface, values):
+    """Args:
+      cfg: the VariantConfig.
+      network_iface: the modules' signatures.Interface.network (format
+        "hub").
+      values: {variable name: np.ndarray}, at least each written module's
+        variables.
+    """
+    self.cfg, self.values = cfg, values
+    self._build_iface = dataclasses.replace(network_iface,
+                                            kind="classification")
+    self._graphs = {}  # training -> (graph, build_graph tensors)
 
-  def graph_for(training):
-    if training not in graphs:
+  def graph(self, training):
+    """(tf.Graph, build_graph tensors) of the tag set with `training`."""
+    if training not in self._graphs:
+      cfg = self.cfg
       with tf.Graph().as_default() as graph, \
           graph_passes.graph_mode_equality():
-        tensors = build_graph(cfg, build_iface, training)
-        _check_graph(graph, _layout(cfg, build_iface))
-        graph.add_to_collection(hub_protos.ATTACHMENTS_COLLECTION, attachment)
-      graphs[training] = (graph, tensors)
-    return graphs[training]
+        tensors = build_graph(cfg, self._build_iface, training)
+        _check_graph(graph, _layout(cfg, self._build_iface))
+        graph.add_to_collection(
+            hub_protos.ATTACHMENTS_COLLECTION,
+            hub_protos.image_module_info_attachment(cfg.input_size,
+                                                    cfg.input_size))
+      self._graphs[training] = (graph, tensors)
+    return self._graphs[training]
 
-  def write(iface, export_dir):
+  def __call__(self, iface, export_dir):
+    """Writes the module of `iface` into `export_dir`."""
+    cfg, values = self.cfg, self.values
     layout = _layout(cfg, iface)
     missing = sorted(set(layout) - set(values))
     if missing:
@@ -203,7 +212,7 @@ def writer(cfg, network_iface, values):
     os.makedirs(os.path.join(export_dir, "variables"))
     saved_model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
     for tags in signatures.tf1_tag_sets(iface):
-      graph, tensors = graph_for(training=tags == signatures.TRAIN_TAGS)
+      graph, tensors = self.graph(training=tags == signatures.TRAIN_TAGS)
       with graph.as_default(), graph_passes.graph_mode_equality():
         saved_model.meta_graphs.append(_meta_graph(
             cfg, graph, tags, signature_defs(iface, tensors),
@@ -216,4 +225,5 @@ def writer(cfg, network_iface, values):
               "wb") as f:
       f.write(hub_protos.module_def_bytes())
 
-  return write
+
+writer = Writer

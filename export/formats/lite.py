@@ -34,7 +34,7 @@ from export.core import architecture
 from export.core import published
 from export.formats import network
 
-MODEL_FILE = "model.tflite"
+MODEL_FILE = published.LITE_MODEL_FILE
 INPUT_NAME = "input"
 LABELS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
                            "imagenet_labels.txt")

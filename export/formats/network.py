@@ -1,8 +1,6 @@
 """What both format writers do alike: the image input, the network call on
 it, and the check that the graph holds exactly the module's variables."""
 
-import tensorflow.compat.v1 as tf
-
 from export import nets
 from export.nets import common
 
@@ -13,17 +11,6 @@ def image_shape(cfg, iface):
   possible")."""
   size = None if iface.variable_input_size else cfg.input_size
   return [None, size, size, 3]
-
-
-def sized(cfg, iface, images):
-  """`images`, refused at run time unless of the module's fixed size.
-
-  For graphs fed tensors of unknown shape (hub.Module does): a fixed-size
-  module must refuse other sizes rather than compute on them.
-  """
-  if iface.variable_input_size:
-    return images
-  return tf.ensure_shape(images, image_shape(cfg, iface))
 
 
 def outputs(cfg, iface, images, *, training, batch_norm_momentum,

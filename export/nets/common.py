@@ -9,11 +9,31 @@ import tensorflow.compat.v1 as tf
 NetOutputs = collections.namedtuple("NetOutputs", ["features", "logits"])
 
 
+# The name scope of the input scaling in the published modules' graphs
+# (`hub_input/Mul`, then `hub_input/Sub`; tests/testdata/published_tfjs).
+SCALING_SCOPE = "hub_input"
+
+
 def scale_images(images):
   """Maps TF Hub's common image input range [0, 1] to the [-1, 1] of training."""
-  return tf.subtract(tf.multiply(images, 2.0), 1.0, name="scaled_images")
+  with tf.name_scope(SCALING_SCOPE):
+    return tf.subtract(tf.multiply(images, 2.0), 1.0)
 
 
-def global_pool(net):
-  """Averages over all spatial positions, for any input size; keeps 4-D."""
+def mean_pool(net):
+  """TF-Slim's MobileNet V1 head: the mean over all spatial positions, for
+  any input size; keeps 4-D. (Op `global_pool`.)"""
   return tf.reduce_mean(net, axis=[1, 2], keepdims=True, name="global_pool")
+
+
+def avg_pool(net):
+  """TF-Slim's MobileNet V2 head (`mobilenet.global_pool`): an AvgPool whose
+  window is the whole feature map (op `AvgPool`). Slim feeds the window size
+  as a tensor where the map's size is unknown; AvgPool takes a static one,
+  so such graphs average with a mean instead (no published V2 module takes
+  other sizes)."""
+  height, width = net.shape.as_list()[1:3]
+  if height is None or width is None:
+    return tf.reduce_mean(net, axis=[1, 2], keepdims=True, name="AvgPool")
+  return tf.nn.avg_pool2d(net, ksize=[1, height, width, 1],
+                          strides=[1, 1, 1, 1], padding="VALID")

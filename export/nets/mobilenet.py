@@ -14,6 +14,8 @@ from export.core import architecture as arch_lib
 from export.nets import common
 
 _ACTIVATIONS = {arch_lib.RELU6: tf.nn.relu6, None: None}
+_POOLS = {arch_lib.MEAN_POOL: common.mean_pool,
+          arch_lib.AVG_POOL: common.avg_pool}
 
 
 def kernel_regularizer(arch, layer):
@@ -177,16 +179,19 @@ def build(images, *, architecture, depth_multiplier, num_classes,
         for layer in block.layers:
           net = apply(net, layer)
         if block.residual:
-          net = tf.add(net, block_input)
-          if quantized:  # After the add, as contrib.quantize put it.
-            low, high = _quant_range(
-                root_scope, *arch_lib.bypass_quant_range_names(architecture,
-                                                               block))
-            with tf.name_scope(arch_lib.BYPASS_QUANT_RANGE):
-              net = tf.quantization.fake_quant_with_min_max_vars(
-                  net, low, high, num_bits=8, narrow_range=False)
+          # In the block's name scope, as Slim's `net += input_tensor`.
+          with tf.name_scope(f"{tf.get_default_graph().get_name_scope()}/"
+                             f"{arch_lib.block_scope(block)}/"):
+            net = tf.add(net, block_input, name="add")
+            if quantized:  # After the add, as contrib.quantize put it.
+              low, high = _quant_range(
+                  root_scope, *arch_lib.bypass_quant_range_names(architecture,
+                                                                 block))
+              with tf.name_scope(arch_lib.BYPASS_QUANT_RANGE):
+                net = tf.quantization.fake_quant_with_min_max_vars(
+                    net, low, high, num_bits=8, narrow_range=False)
     with tf.variable_scope("Logits"):
-      pooled = common.global_pool(net)
+      pooled = _POOLS[arch.pool](net)
       features = tf.squeeze(pooled, [1, 2], name="features")
       if num_classes is None:
         return common.NetOutputs(features=features, logits=None)
@@ -195,16 +200,17 @@ def build(images, *, architecture, depth_multiplier, num_classes,
       if quantized:
         logits = _apply_quantized_layer(pooled, architecture, head, root_scope,
                                         scope=head_scope)
-        logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
-        return common.NetOutputs(features=features, logits=logits)
-      net = slim.dropout(pooled, keep_prob=arch.dropout_keep_prob,
-                         is_training=is_training, scope=arch.dropout_scope)
-      logits = slim.conv2d(
-          net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-          weights_initializer=tf.truncated_normal_initializer(
-              stddev=arch.weights_stddev),
-          weights_regularizer=(kernel_regularizer(arch, head) if regularize
-                               else None),
-          biases_initializer=tf.zeros_initializer(), scope=head_scope)
-      logits = tf.squeeze(logits, [1, 2], name="SpatialSqueeze")
+      else:
+        net = slim.dropout(pooled, keep_prob=arch.dropout_keep_prob,
+                           is_training=is_training, scope=arch.dropout_scope)
+        logits = slim.conv2d(
+            net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
+            weights_initializer=tf.truncated_normal_initializer(
+                stddev=arch.weights_stddev),
+            weights_regularizer=(kernel_regularizer(arch, head) if regularize
+                                 else None),
+            biases_initializer=tf.zeros_initializer(), scope=head_scope)
+      logits = tf.squeeze(logits, [1, 2], name=arch.logits_squeeze)
+      if arch.logits_output:
+        logits = tf.identity(logits, name=arch.logits_output)
   return common.NetOutputs(features=features, logits=logits)

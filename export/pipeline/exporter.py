@@ -86,6 +86,11 @@ def describe(cfg, module):
                else "bare model")
     return (f"{formats.NAMES[module.format]} ({variant}); "
             f"input {types} [1, {cfg.input_size}, {cfg.input_size}, 3]")
+  if module.is_tfjs:
+    height = cfg.input_size if not module.variable_input_size else -1
+    return (f"{formats.NAMES[module.format]} of {module.parent} (signature "
+            f"default); input {signatures.IMAGES_INPUT} float32 "
+            f"[-1, {height}, {height}, 3] in [0, 1]")
   signature = (f"; signature {signatures.SERVING_SIGNATURE}"
                if iface.serving_signature else "")
   return f"{formats.NAMES[module.format]}{signature}; input {size}"

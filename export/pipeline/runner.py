@@ -11,7 +11,8 @@ Both `export.one` and `export.export_all` go through `run`:
    together with the modules of its config built from the same network
    (`exporter.network_groups`): written from fresh graphs or one traced
    function (or copied from a module with the same files), published
-   atomically, packed as `<handle>.tar.gz`, and recorded in the manifest by
+   atomically, packed as `<handle>.tar.gz` (a Lite file: `<handle>.tflite`,
+   the file itself), and recorded in the manifest by
    this process.
 3. One line per module as it finishes, then a summary table.
 
@@ -103,8 +104,8 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
   published = exporter.export_group(cfg, modules, values, output_dir)
   for (module, dest), digest in zip(published, inputs):
     written = time.monotonic()
-    archive = package.archive_path(output_dir, module.handle)
-    sha256, size = package.pack(dest, archive)
+    archive = package.archive_path(output_dir, module.handle, module.format)
+    sha256, size = package.serve(dest, archive, module.format)
     done.append((manifest_lib.Entry(
         handle=module.handle, config=cfg.name, format=module.format,
         archive=os.path.relpath(archive, output_dir), sha256=sha256,

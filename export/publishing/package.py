@@ -1,22 +1,66 @@
-"""Packs an exported module as `<handle>.tar.gz`, the form TF Hub serves.
+"""Packs an exported module in the form TF Hub serves it.
 
-tensorflow-hub's compressed-module resolver downloads such an archive from
-any http(s) URL and unpacks it as the module directory, so the archive holds
-the module's files at its root (`saved_model.pb`, `variables/...`). The
-archive is reproducible: members sorted, owners, modes and times normalized,
-and no timestamp in the gzip header, so equal modules give equal bytes.
+Most modules are served as `<handle>.tar.gz`: tensorflow-hub's
+compressed-module resolver downloads such an archive from any http(s) URL
+and unpacks it as the module directory, so the archive holds the module's
+files at its root (`saved_model.pb`, `variables/...`). The archive is
+reproducible: members sorted, owners, modes and times normalized, and no
+timestamp in the gzip header, so equal modules give equal bytes.
+
+A Lite model is served as its bare `.tflite` file (`?lite-format=tflite`;
+tfhub.dev's validator wants a `.tflite` asset for Lite models), so its
+"archive" is `<handle>.tflite`, the module's one file, hard-linked.
 """
 
 import gzip
 import hashlib
 import os
+import shutil
 import tarfile
 
+from export.core import published
+
 ARCHIVE_SUFFIX = ".tar.gz"
+# Formats served as one file of the module: format -> (that file, suffix).
+SERVED_FILES = {published.FORMAT_LITE: (published.LITE_MODEL_FILE, ".tflite")}
 
 
-def archive_path(output_dir, handle):
-  return os.path.join(output_dir, handle + ARCHIVE_SUFFIX)
+def archive_path(output_dir, handle, fmt=None):
+  """Where the served form of module `handle` (of format `fmt`) goes."""
+  suffix = SERVED_FILES[fmt][1] if fmt in SERVED_FILES else ARCHIVE_SUFFIX
+  return os.path.join(output_dir, handle + suffix)
+
+
+def _sha256(path):
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def serve(module_dir, dest, fmt):
+  """Writes the served form of the module in `module_dir` of format `fmt`
+  to `dest` (`archive_path`), atomically.
+
+  Returns:
+    (sha256 hex digest, size in bytes) of it.
+  """
+  if fmt not in SERVED_FILES:
+    return pack(module_dir, dest)
+  source = os.path.join(module_dir, SERVED_FILES[fmt][0])
+  os.makedirs(os.path.dirname(dest), exist_ok=True)
+  tmp = f"{dest}.tmp-{os.getpid()}"
+  try:
+    try:
+      os.link(source, tmp)
+    except OSError:  # Another file system, or no hard links there.
+      shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return _sha256(dest), os.path.getsize(dest)
 
 
 def _normalized(info):
@@ -48,13 +92,9 @@ def pack(module_dir, dest):
           for arcname, path in members:
             tar.add(path, arcname=arcname, recursive=False,
                     filter=_normalized)
-    digest = hashlib.sha256()
-    with open(tmp, "rb") as f:
-      for block in iter(lambda: f.read(1 << 20), b""):
-        digest.update(block)
-    size = os.path.getsize(tmp)
+    sha256, size = _sha256(tmp), os.path.getsize(tmp)
     os.replace(tmp, dest)
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
-  return digest.hexdigest(), size
+  return sha256, size
