@@ -52,9 +52,12 @@ def _by_version(modules):
       continue
     name = next(p for p in m["handle"].split("/")
                 if p.startswith("mobilenet_"))  # mobilenet_v1_050_160
-    if "/lite/" in m["handle"]:  # tensorflow/<name>[_quantized]/1/<v>/lite/1
+    parts = m["handle"].split("/")
+    if parts[1] == "lite-model":  # tensorflow/lite-model/<name>/1/<v>/1
       key = (f"{name.split('_')[1]}{' q' if '_quantized' in name else ''}"
-             f" lite {m['handle'].split('/')[3]}")
+             f" lite {parts[4]}")
+    elif parts[1] == "tfjs-model":  # google/tfjs-model/imagenet/.../<v>/default/1
+      key = f"{name.split('_')[1]} tfjs {parts[-3]}"
     else:
       key = (f"{name.split('_')[1]}"
              f"{' q' if '/quantops/' in m['handle'] else ''}"

@@ -7,6 +7,7 @@ on the same checkpoint, the ground truth every module is compared with.
 """
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +69,19 @@ def export(cfg, output_dir, cache_dir, only=None):
   if failed:
     raise RuntimeError("export failed: " + "; ".join(failed))
   return {r.handle: os.path.join(output_dir, r.handle) for r in results}
+
+
+def run_node(script, request, tmp_path, timeout=300):
+  """Runs tests/tfjs/<script> (TF.js in Node, wasm backend) on `request`
+  (a JSON-able dict); returns its JSON report."""
+  request_path = os.path.join(str(tmp_path), f"{script}.request.json")
+  with open(request_path, "w", encoding="utf-8") as f:
+    json.dump(request, f)
+  proc = subprocess.run(
+      ["node", os.path.join(REPO, "tests", "tfjs", script), request_path],
+      cwd=REPO, capture_output=True, text=True, timeout=timeout)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def images(size, batch=3, seed=0):
@@ -149,8 +163,9 @@ def variant(tmp_path_factory, cache_dir, synthetic_checkpoint):
   """variant(config name, only=None) -> Variant, exported once per session.
 
   `only`: handles to export (default: all of the config's modules but its
-  Lite files, which tests/test_lite.py asks for); an export that has them
-  all serves every later request.
+  Lite files and TF.js models, which tests/test_lite.py and
+  tests/test_tfjs.py ask for); an export that has them all serves every
+  later request.
   """
   from export.core import config
   exported = {}  # config name -> [Variant]
@@ -158,7 +173,8 @@ def variant(tmp_path_factory, cache_dir, synthetic_checkpoint):
   def get(name, only=None):
     cfg = config.load(name)
     if only is None:
-      only = [m.handle for m in cfg.modules if not m.is_lite]
+      only = [m.handle for m in cfg.modules
+              if not (m.is_lite or m.is_tfjs)]
     for v in exported.get(name, []):
       if set(only) <= set(v.modules):
         return v

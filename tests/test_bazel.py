@@ -67,8 +67,10 @@ def test_config_target_exports_its_modules_and_hits_the_cache(tmp_path):
   # The Lite files too; the metadata variant through @project_venv's
   # launcher of the TFLite support library's venv.
   for lite_variant in ("default", "metadata"):
-    handle = f"tensorflow/mobilenet_v1_0.25_128_quantized/1/{lite_variant}/lite/1"
+    handle = (f"tensorflow/lite-model/mobilenet_v1_0.25_128_quantized/1/"
+              f"{lite_variant}/1")
     assert os.path.isfile(os.path.join(tree, handle, "model.tflite"))
+    assert os.path.isfile(os.path.join(tree, handle + ".tflite"))
     assert handle.encode() in manifest
   assert _bazel("clean").returncode == 0
   second = _bazel("build", cache, target)

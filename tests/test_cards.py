@@ -39,8 +39,9 @@ def rendered():
 def test_published_cards_are_all_here():
   # Seeds, one of each other kind, the version 5 cards, the publisher page;
   # the Lite cards of V1 0.50/160 float and quantized (Placeholder, default,
-  # metadata), their publisher's page.
-  assert len(_published()) == 5 + 14 + 3 + 1 + 6 + 1
+  # metadata), their publisher's page; those of V1 and V2 1.0/224 float and
+  # quantized; 12 TF.js cards; two V2 feature_vector/4 cards.
+  assert len(_published()) == 5 + 14 + 3 + 1 + 6 + 1 + 12 + 12 + 2
 
 
 @pytest.mark.parametrize("path", _published())
@@ -68,7 +69,11 @@ def test_whole_family_has_a_card_per_module(rendered):
   # V1: 16 float and 16 quantized variants; V2 1.0/224 float and quantized.
   # Two files each.
   assert len(lite) == (16 + 16 + 2) * 2
-  assert len(modules) == 412 + 1 + len(lite)  # Plus seed 000's test module.
+  # One of each float TF1 module: V1 versions 1 and 3, V2 versions 1-3.
+  tfjs = [m for m in modules if m.is_tfjs]
+  assert len(tfjs) == 16 * 2 * 2 + 22 * 2 * 3 == 196
+  # Plus seed 000's test module: 677 artifacts.
+  assert len(modules) == 412 + 1 + len(lite) + len(tfjs) == 677
   assert sum(m.version == 5 for m in modules) == 76  # 38 float variants x 2.
   # Each Lite model's Placeholder card, and the two publishers' pages.
   assert len(rendered) == len(modules) + len(lite) // 2 + 2
@@ -108,14 +113,38 @@ def card_facts(text):
 def test_card_facts_follow_config(rendered):
   for cfg in config.load_all():
     for m in cfg.modules:
-      if m.card.layout == "test_bucket" or m.is_lite:  # (Lite: test_lite.)
-        continue
+      if m.card.layout == "test_bucket" or m.is_lite or m.is_tfjs:
+        continue  # Lite: test_lite; TF.js: test_tfjs_cards_follow_config.
       f = card_facts(rendered[facts_lib.docs_path(m)])
       assert f["size"] == cfg.input_size, m.handle
       assert f["variable_size"] == m.variable_input_size, m.handle
       assert f["url"] == m.url
       if m.kind == "classification":
         assert f["num_classes"] == 1001, m.handle
+
+
+def test_tfjs_cards_follow_config(rendered):
+  """Each TF.js card names its parent TF1 module, links it on tfhub.dev and
+  loads the model from its tfjs-model URL, for the config's handles."""
+  count = 0
+  for cfg in config.load_all():
+    for m in cfg.modules:
+      if not m.is_tfjs:
+        continue
+      count += 1
+      parent = (f"google/imagenet/{cfg.model_name}/{m.kind}/{m.version}")
+      path = (f"google/models/imagenet/{cfg.model_name}/{m.kind}/"
+              f"{m.version}/default/tfjs/1.md")
+      text = rendered[path]
+      assert text.startswith(f"# Tfjs {parent}/default/1\n"
+                             f"TF.js deployment of {parent}.\n")
+      assert f"<!-- parent-model: {parent} -->" in text
+      assert f"(https://tfhub.dev/{parent})" in text
+      assert (f'tf.loadGraphModel("https://tfhub.dev/google/tfjs-model/'
+              f'imagenet/{cfg.model_name}/{m.kind}/{m.version}/default/1", '
+              f'{{ fromTFHub: true }})') in text
+      assert parent in {p.handle for p in cfg.modules}
+  assert count == 196
 
 
 def _tf1_signatures(module_dir):
@@ -137,7 +166,7 @@ def test_card_facts_agree_with_exported_modules(variant, rendered, name):
   import tensorflow as tf
   v = variant(name)
   for m in v.cfg.modules:
-    if m.is_lite:  # Checked against the Lite files in test_lite.
+    if m.is_lite or m.is_tfjs:  # Checked in test_lite and test_tfjs.
       continue
     f = card_facts(rendered[facts_lib.docs_path(m)])
     width = f["num_classes"] if m.kind == "classification" else f[
@@ -228,8 +257,9 @@ def test_cards_cli_does_not_import_tensorflow(tmp_path):
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 0 and "ok" in result.stdout, result.stderr
-  # 413 module cards, 68 Lite file cards, 34 Placeholder cards, 2 publishers.
-  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 68 + 34 + 2
+  # 413 module cards, 68 Lite file cards, 34 Placeholder cards, 196 TF.js
+  # cards, 2 publishers.
+  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 68 + 34 + 196 + 2
 
 
 @pytest.fixture

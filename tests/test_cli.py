@@ -17,7 +17,7 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path):
                    "--output_dir", str(out))
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  assert len(lines) == 10
+  assert len(lines) == 14
   assert lines[0].startswith(
       "google/imagenet/mobilenet_v1_050_160/classification/1 -> ")
   assert "TF1 Hub format" in lines[0] and "160x160 fixed" in lines[0]
@@ -25,10 +25,17 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path):
   assert "TF2 SavedModel; signature serving_default" in lines[3]
   assert "mobilenet_v1_0.5_160.tgz" in lines[0]
   assert lines[8].startswith(
-      "tensorflow/mobilenet_v1_0.50_160/1/default/lite/1 -> ")
+      "google/tfjs-model/imagenet/mobilenet_v1_050_160/classification/1/"
+      "default/1 -> ")
+  assert ("TF.js graph model of google/imagenet/mobilenet_v1_050_160/"
+          "classification/1 (signature default); input images float32 "
+          "[-1, 160, 160, 3]") in lines[8]
+  assert "input images float32 [-1, -1, -1, 3]" in lines[9]
+  assert lines[12].startswith(
+      "tensorflow/lite-model/mobilenet_v1_0.50_160/1/default/1 -> ")
   assert ("TensorFlow Lite (bare model); input float32 in [-1, 1] "
-          "[1, 160, 160, 3]") in lines[8]
-  assert "TensorFlow Lite (with model metadata and labels)" in lines[9]
+          "[1, 160, 160, 3]") in lines[12]
+  assert "TensorFlow Lite (with model metadata and labels)" in lines[13]
   assert not out.exists()
 
 
@@ -76,16 +83,19 @@ def test_export_all_dry_run_lists_every_module_of_every_config(tmp_path):
   assert result.returncode == 0, result.stderr
   handles = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
   assert handles == [m.handle for c in config.load_all() for m in c.modules]
-  # The published family plus the test module, and 68 Lite files.
-  assert len(handles) == 413 + 68
+  # The published family plus the test module, 68 Lite files and 196 TF.js
+  # models.
+  assert len(handles) == 413 + 68 + 196
 
 
 def _complete(module_dir):
   files = set()
   for d, _, names in os.walk(module_dir):
     files |= {os.path.relpath(os.path.join(d, n), module_dir) for n in names}
-  if "/lite/" in str(module_dir):  # A Lite file's directory.
+  if "/lite-model/" in str(module_dir):  # A Lite file's directory.
     return files == {"model.tflite"}
+  if "/tfjs-model/" in str(module_dir):
+    return "model.json" in files and any(f.endswith(".bin") for f in files)
   return {"saved_model.pb", "variables/variables.index"} <= files
 
 

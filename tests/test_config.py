@@ -32,24 +32,33 @@ def test_seed_configs_load_with_their_published_modules():
       ("classification", 5, "saved_model_2"), ("feature_vector", 1, "hub"),
       ("feature_vector", 3, "hub"), ("feature_vector", 4, "saved_model_2"),
       ("feature_vector", 5, "saved_model_2"),
+      ("classification", 1, "tfjs"), ("classification", 3, "tfjs"),
+      ("feature_vector", 1, "tfjs"), ("feature_vector", 3, "tfjs"),
       ("classification", 1, "lite"), ("classification", 1, "lite")]
   assert v1.module("google/imagenet/mobilenet_v1_050_160/feature_vector/3")
-  # The Lite files, at the published docs paths (multiplier spelt 0.50).
+  # The Lite files, at their published handles (multiplier spelt 0.50; the
+  # cards' links: https://tfhub.dev/tensorflow/lite-model/
+  # mobilenet_v1_0.50_160/1/metadata/1).
   assert [(m.variant, m.handle) for m in v1.modules if m.is_lite] == [
-      ("default", "tensorflow/mobilenet_v1_0.50_160/1/default/lite/1"),
-      ("metadata", "tensorflow/mobilenet_v1_0.50_160/1/metadata/lite/1")]
+      ("default", "tensorflow/lite-model/mobilenet_v1_0.50_160/1/default/1"),
+      ("metadata", "tensorflow/lite-model/mobilenet_v1_0.50_160/1/metadata/1")]
+  # The TF.js models, at their published handles, of the TF1 modules.
+  assert [(m.handle, m.parent) for m in v1.modules if m.is_tfjs] == [
+      (f"google/tfjs-model/imagenet/mobilenet_v1_050_160/{k}/{v}/default/1",
+       f"google/imagenet/mobilenet_v1_050_160/{k}/{v}")
+      for k in ("classification", "feature_vector") for v in (1, 3)]
   quant = configs["v1_025_128_quant"]
   assert {m.handle for m in quant.modules} == {
       f"google/imagenet/mobilenet_v1_025_128/quantops/{k}/{v}"
       for k in ("classification", "feature_vector") for v in (1, 3)} | {
-          f"tensorflow/mobilenet_v1_0.25_128_quantized/1/{variant}/lite/1"
-          for variant in ("default", "metadata")}
+          f"tensorflow/lite-model/mobilenet_v1_0.25_128_quantized/1/"
+          f"{variant}/1" for variant in ("default", "metadata")}
   assert all(m.quantized and not m.variable_input_size
              for m in quant.modules)
-  assert [m.version for m in configs["v2_050_96"].modules] == [1, 2, 3, 4,
-                                                               5] * 2
+  assert [m.version for m in configs["v2_050_96"].modules] == [
+      1, 2, 3, 4, 5] * 2 + [1, 2, 3] * 2
   assert [m.handle for m in configs["v2_100_224"].modules if m.is_lite] == [
-      f"tensorflow/mobilenet_v2_1.0_224/1/{v}/lite/1"
+      f"tensorflow/lite-model/mobilenet_v2_1.0_224/1/{v}/1"
       for v in ("default", "metadata")]
   assert ("google/image/imagenet/mobilenet_v1_050_128/classification/1" in
           {m.handle for m in configs["v1_050_128"].modules})
@@ -146,6 +155,25 @@ BAD = [
      .replace("input_size: 160", "input_size: 96")
      + "  - {kind: classification, version: 1, format: lite, "
      "variant: default}\n", "modules[2].format", "'lite'"),
+    ("tfjs of a TF2 version",
+     GOOD + "  - {kind: classification, version: 4, format: tfjs}\n",
+     "modules[2].version", "4"),
+    ("tfjs of a quantops module",
+     GOOD.replace("quantized: false", "quantized: true")
+     .replace("version: 4, format: saved_model_2", "version: 3, format: hub")
+     + "  - {kind: classification, version: 1, format: tfjs}\n",
+     "modules[2].format", "'tfjs'"),
+    ("tfjs variant never published",
+     GOOD + "  - {kind: classification, version: 1, format: tfjs, "
+     "variant: metadata}\n", "modules[2].variant", "'metadata'"),
+    ("tfjs handle not ending in its kind/version/default/1",
+     GOOD + "  - {kind: classification, version: 1, format: tfjs, "
+     "handle: google/tfjs-model/x/classification/3/default/1}\n",
+     "modules[2].handle", "google/tfjs-model/x/classification/3/default/1"),
+    ("lite handle without lite-model",
+     GOOD + "  - {kind: classification, version: 1, format: lite, "
+     "variant: default, handle: tensorflow/m/1/default/1}\n",
+     "modules[2].handle", "tensorflow/m/1/default/1"),
     ("card asset_path not a bool",
      GOOD.replace("{kind: classification, version: 1, format: hub}",
                   "{kind: classification, version: 1, format: hub, "

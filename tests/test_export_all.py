@@ -94,35 +94,39 @@ def test_first_run_exports_every_module_with_progress_and_summary(family):
   assert [int(l[0]) for l in lines] == list(range(1, len(handles) + 1))
   assert all(l[1] == str(len(handles)) and l[2] == "exported" and l[4]
              for l in lines)
-  # 8 float modules and 4 quantops ones, and each config's 2 Lite files.
-  assert _summary(result) == {"exported": 16, "up to date": 0,
+  # 8 float modules and 4 quantops ones, each config's 2 Lite files, and
+  # the float config's 4 TF.js models.
+  assert _summary(result) == {"exported": 20, "up to date": 0,
                                      "failed": 0}
-  assert "16 modules of 2 configs, 2 workers" in result.stdout
+  assert "20 modules of 2 configs, 2 workers" in result.stdout
 
 
 def test_manifest_lists_every_module_with_its_archive(family):
   out = family["out"]
   entries = manifest_lib.load(str(out))
-  assert len(entries) == 16
+  assert len(entries) == 20
   for name in (FLOAT, QUANT):
     prefix = checkpoint_lib.find_prefix(str(family["checkpoints"] / name))
     for m in config.load(name).modules:
       e = entries[m.handle]
-      archive = out / (m.handle + ".tar.gz")
-      assert e.archive == m.handle + ".tar.gz" and archive.is_file()
+      # A Lite file is served as itself, the rest as a tarball.
+      served = m.handle + (".tflite" if m.is_lite else ".tar.gz")
+      archive = out / served
+      assert e.archive == served and archive.is_file()
       assert e.sha256 == _sha256(archive) and e.size == archive.stat().st_size
       assert e.checkpoint_sha256 == checkpoint_lib.checkpoint_sha256(prefix)
       assert e.exporter_version == manifest_lib.exporter_version()
       assert e.config == name and e.format == m.format
-      assert (out / m.handle / ("model.tflite" if m.is_lite
-                                else "saved_model.pb")).is_file()
+      main_file = ("model.tflite" if m.is_lite else
+                   "model.json" if m.is_tfjs else "saved_model.pb")
+      assert (out / m.handle / main_file).is_file()
 
 
 def test_noop_rerun_skips_everything(family):
   result = family["export_all"]("--jobs=2")
   assert result.returncode == 0, result.stderr
   assert {l[2] for l in _progress(result.stdout)} == {"up to date"}
-  assert _summary(result) == {"exported": 0, "up to date": 16,
+  assert _summary(result) == {"exported": 0, "up to date": 20,
                                      "failed": 0}
 
 
@@ -155,8 +159,8 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
   assert result.returncode == 1
   counts = _summary(result)
   # The quantized config's 4 quantops modules and 2 Lite files; the float
-  # config's 8 modules and 2 Lite files fail.
-  assert counts == {"exported": 6, "up to date": 0, "failed": 10}
+  # config's 8 modules, 2 Lite files and 4 TF.js models fail.
+  assert counts == {"exported": 6, "up to date": 0, "failed": 14}
   # One cause, the float config's checkpoint, named once with its modules.
   failures = [l for l in result.stderr.splitlines() if l.startswith("error:")]
   assert len(failures) == 1 and f"({FLOAT}): " in failures[0]
@@ -171,7 +175,7 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
   result = _run_export_all(*args, "--jobs=1")
   assert result.returncode == 1
   assert _summary(result) == {"exported": 0, "up to date": 0,
-                                     "failed": 10, "not run": 6}
+                                     "failed": 14, "not run": 6}
   assert "--keep_going runs all" in result.stdout
   assert not (out / "google/imagenet/mobilenet_v1_025_128/quantops").exists()
 

@@ -19,8 +19,14 @@ from tests.conftest import export, run_cli
 
 
 def _tail(handle):
-  """kind/version, or variant/lite/1 for a Lite file."""
-  return "/".join(handle.split("/")[-3 if "/lite/" in handle else -2:])
+  """kind/version; "lite <variant>" for a Lite file; "tfjs kind/version"
+  for a TF.js model."""
+  parts = handle.split("/")
+  if parts[1] == "lite-model":
+    return f"lite {parts[-2]}"
+  if parts[1] == "tfjs-model":
+    return "tfjs " + "/".join(parts[-4:-2])
+  return "/".join(parts[-2:])
 
 
 def _shared(group_key):
@@ -42,13 +48,17 @@ def test_only_v2_versions_1_and_2_share_files_across_the_family():
   assert _shared(signatures.interface) == {
       ("v1_050_128", ("classification/1", "classification/1")),
       ("mobilenet_v2", ("classification/1", "classification/2")),
-      ("mobilenet_v2", ("feature_vector/1", "feature_vector/2"))}
+      ("mobilenet_v2", ("feature_vector/1", "feature_vector/2")),
+      # And so the TF.js models converted from them.
+      ("mobilenet_v2", ("tfjs classification/1", "tfjs classification/2")),
+      ("mobilenet_v2", ("tfjs feature_vector/1", "tfjs feature_vector/2"))}
 
 
 def test_which_modules_share_their_network():
   """TF2 versions 4 and 5 of a kind share their trace; a TF1 version's
-  classification and feature vector modules share their graphs; a Lite
-  model's two files share one conversion."""
+  classification and feature vector modules share their graphs, and the
+  TF.js models converted from them; a Lite model's two files share one
+  conversion."""
   shared = {(name, frozenset(tails)) for name, tails in
             _shared(lambda m: signatures.interface(m).network)}
   expected = set()
@@ -60,20 +70,27 @@ def test_which_modules_share_their_network():
       if m.is_tf1_hub:
         tf1.setdefault(signatures.interface(m).network, set()).add(
             _tail(m.handle))
+    for m in cfg.modules:
+      if m.is_tfjs:  # With its parent's network.
+        parent = cfg.module(m.parent)
+        tf1[signatures.interface(parent).network].add(_tail(m.handle))
     expected |= {(name, frozenset(t)) for t in tf1.values()}
     if not cfg.quantized:
       expected |= {(name, frozenset({f"{kind}/4", f"{kind}/5"}))
                    for kind in ("classification", "feature_vector")}
     if any(m.is_lite for m in cfg.modules):
-      expected.add((name, frozenset({"default/lite/1", "metadata/lite/1"})))
+      expected.add((name, frozenset({"lite default", "lite metadata"})))
   assert shared == expected
   # E.g. the groups the runner hands to one worker task each.
   cfg = config.load("v2_050_96")
   assert [[_tail(m.handle) for m in group]
           for group in exporter.network_groups(cfg.modules)] == [
               ["classification/1", "classification/2", "feature_vector/1",
-               "feature_vector/2"],
-              ["classification/3", "feature_vector/3"],
+               "feature_vector/2", "tfjs classification/1",
+               "tfjs classification/2", "tfjs feature_vector/1",
+               "tfjs feature_vector/2"],
+              ["classification/3", "feature_vector/3",
+               "tfjs classification/3", "tfjs feature_vector/3"],
               ["classification/4", "classification/5"],
               ["feature_vector/4", "feature_vector/5"]]
   cfg = config.load("v1_025_128_quant")
@@ -81,7 +98,7 @@ def test_which_modules_share_their_network():
           for group in exporter.network_groups(cfg.modules)] == [
               ["classification/1", "feature_vector/1"],
               ["classification/3", "feature_vector/3"],
-              ["default/lite/1", "metadata/lite/1"]]
+              ["lite default", "lite metadata"]]
 
 
 def test_a_tf1_group_builds_each_tag_sets_graph_once(tmp_path, monkeypatch):

@@ -337,5 +337,9 @@ def test_lite_cards_describe_the_files(lite):
       assert list(interpreter.get_input_details()[0]["shape"]) == [
           1, size, size, 3]
       assert interpreter.get_output_details()[0]["shape"][-1] == classes
+      # tensorflow/lite-model/<name>/1/<variant>/1: cards at the docs path.
+      name = m.handle.split("/")[2]
       assert facts_lib.placeholder_docs_path(m) == (
-          f"tensorflow/models/{m.handle.split('/')[1]}/1.md")
+          f"tensorflow/models/{name}/1.md")
+      assert facts_lib.docs_path(m) == (
+          f"tensorflow/models/{name}/1/{m.variant}/lite/1.md")

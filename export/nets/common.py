@@ -9,15 +9,26 @@ import tensorflow.compat.v1 as tf
 NetOutputs = collections.namedtuple("NetOutputs", ["features", "logits"])
 
 
-# The name scope of the input scaling in the published modules' graphs
-# (`hub_input/Mul`, then `hub_input/Sub`; tests/testdata/published_tfjs).
+# Name scopes of the published modules' graphs around the Slim network
+# (tests/testdata/published_tfjs): the input scaling (`hub_input/Mul`, then
+# `hub_input/Sub`), and the feature vector's squeeze (`hub_output/
+# feature_vector/SpatialSqueeze`, seen in a V1 feature vector model; V2's
+# is taken to be the same, as the same code made both families' modules).
 SCALING_SCOPE = "hub_input"
+FEATURES_SCOPE = "hub_output/feature_vector"
 
 
 def scale_images(images):
   """Maps TF Hub's common image input range [0, 1] to the [-1, 1] of training."""
   with tf.name_scope(SCALING_SCOPE):
     return tf.subtract(tf.multiply(images, 2.0), 1.0)
+
+
+def features(pooled):
+  """The feature vector [batch, depth] of the pooled feature map [batch, 1,
+  1, depth], at the graph's root like the input scaling."""
+  with tf.name_scope(f"{FEATURES_SCOPE}/"):  # Absolute: not in Logits/.
+    return tf.squeeze(pooled, [1, 2], name="SpatialSqueeze")
 
 
 def mean_pool(net):

@@ -192,7 +192,7 @@ def build(images, *, architecture, depth_multiplier, num_classes,
                     net, low, high, num_bits=8, narrow_range=False)
     with tf.variable_scope("Logits"):
       pooled = _POOLS[arch.pool](net)
-      features = tf.squeeze(pooled, [1, 2], name="features")
+      features = common.features(pooled)
       if num_classes is None:
         return common.NetOutputs(features=features, logits=None)
       head = arch_lib.logits_layer(net.shape[-1], num_classes)
