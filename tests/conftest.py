@@ -20,19 +20,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _venv_python(venv, launcher):
-  """The python of `venv` (made by scripts/setup.sh); under `bazel test`,
-  @project_venv's `launcher` of it in runfiles."""
+def _launcher(launcher, default):
+  """Under `bazel test`, @project_venv's `launcher` in runfiles; else
+  `default`."""
   in_runfiles = os.path.join(os.path.dirname(REPO), "project_venv", launcher)
   if os.environ.get("TEST_SRCDIR") and os.path.exists(in_runfiles):
     return in_runfiles
-  return os.path.join(REPO, venv, "bin", "python")
+  return default
+
+
+def _venv_python(venv, launcher):
+  """The python of `venv` (made by scripts/setup.sh), or its launcher."""
+  return _launcher(launcher, os.path.join(REPO, venv, "bin", "python"))
 
 
 # The legacy consumer (TF 2.15, tensorflow-hub 0.15) and the TFLite support
 # library, each in its own venv.
 LEGACY_PYTHON = _venv_python(".venv-legacy", "legacy_python")
 LITE_PYTHON = _venv_python(".venv-lite", "lite_python")
+# Node, whose scripts in tests/tfjs find the TF.js runtime in node_modules.
+NODE = _launcher("node", "node")
 VARIANT = "v1_050_160"
 
 
@@ -78,7 +85,7 @@ def run_node(script, request, tmp_path, timeout=300):
   with open(request_path, "w", encoding="utf-8") as f:
     json.dump(request, f)
   proc = subprocess.run(
-      ["node", os.path.join(REPO, "tests", "tfjs", script), request_path],
+      [NODE, os.path.join(REPO, "tests", "tfjs", script), request_path],
       cwd=REPO, capture_output=True, text=True, timeout=timeout)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])

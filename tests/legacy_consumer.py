@@ -36,16 +36,17 @@ def inference(module_dir, batch):
                             if name.endswith("_with_bn_hparams") else x,
                             signature=name)
                for name in module.get_signature_names()}
+    # Images of another size, known when the module is applied: hub.Module
+    # checks them against the signature's input shape then.
+    try:
+      other_output = module(tf.ones([1, 224, 192, 3]) * 0.5)
+    except (TypeError, ValueError):
+      other_output = None
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       values = sess.run(outputs, {x: batch})
-      other_size = None
-      try:
-        other = sess.run(outputs["default"],
-                         {x: np.ones([1, 224, 192, 3], np.float32) * 0.5})
-        other_size = list(other.shape)
-      except tf.errors.InvalidArgumentError:
-        other_size = "refused"
+      other_size = ("refused" if other_output is None
+                    else list(sess.run(other_output).shape))
     return {
         "expected_image_size": hub.get_expected_image_size(module),
         "signatures": sorted(module.get_signature_names()),
