@@ -181,7 +181,7 @@ _CARD_KEYS = {"layout": False, "asset_path": False, "colab": False,
               "colab_label": False}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HANDLE_PART = re.compile(r"^[a-z0-9_]+$")
-_LITE_HANDLE_PART = re.compile(r"^[a-z0-9_.-]+$")  # mobilenet_v1_0.50_160
+_LITE_HANDLE_PART = re.compile(r"^[a-z0-9_.]+$")  # mobilenet_v1_0.50_160
 _PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -364,15 +364,22 @@ def _lite_module(path, m, where, architecture, depth_multiplier, input_size,
   variant = m.one_of("variant", (str,), published.LITE_VARIANTS)
   handle = m.get("handle", (str,)) or published.default_lite_handle(
       architecture, depth_multiplier, input_size, quantized, version, variant)
-  ending = f"/{version}/{variant}/1"
-  if (published.deployment_parent(handle)[1] != FORMAT_LITE
-      or not handle.endswith(ending)
-      or not all(_LITE_HANDLE_PART.match(p) for p in handle.split("/"))):
+  _check_deployment_handle(path, where, handle, FORMAT_LITE,
+                           f"{version}/{variant}/1", _LITE_HANDLE_PART)
+  return kind, version, variant, handle
+
+
+def _check_deployment_handle(path, where, handle, fmt, ending, part):
+  """A Lite file's or TF.js model's handle: `<publisher>/<fmt>-model/...`
+  ending in `ending`, its other parts matching `part`."""
+  marker = published.DEPLOYMENT_HANDLE_PARTS[fmt]
+  parts = handle.split("/")
+  if (published.deployment_parent(handle)[1] != fmt
+      or not handle.endswith("/" + ending)
+      or not all(part.match(p) for p in parts[:1] + parts[2:])):
     raise ConfigError(path, f"{where}handle", handle,
                       f"expected a handle of lowercase path parts "
-                      f"<publisher>/{published.DEPLOYMENT_HANDLE_PARTS[FORMAT_LITE]}"
-                      f"/.../{ending[1:]}")
-  return kind, version, variant, handle
+                      f"<publisher>/{marker}/.../{ending}")
 
 
 def _tfjs_module(path, m, where, publisher, architecture, depth_multiplier,
@@ -390,15 +397,9 @@ def _tfjs_module(path, m, where, publisher, architecture, depth_multiplier,
                      published.TFJS_VARIANT)
   handle = m.get("handle", (str,)) or published.default_tfjs_handle(
       publisher, architecture, depth_multiplier, input_size, kind, version)
-  ending = f"/{kind}/{version}/{variant}/{published.TFJS_VERSION}"
-  if (published.deployment_parent(handle)[1] != FORMAT_TFJS
-      or not handle.endswith(ending)
-      or not all(_HANDLE_PART.match(p) for p in handle.split("/")
-                 if p != published.DEPLOYMENT_HANDLE_PARTS[FORMAT_TFJS])):
-    raise ConfigError(path, f"{where}handle", handle,
-                      f"expected a handle of lowercase path parts "
-                      f"<publisher>/{published.DEPLOYMENT_HANDLE_PARTS[FORMAT_TFJS]}"
-                      f"/.../{ending[1:]}")
+  _check_deployment_handle(
+      path, where, handle, FORMAT_TFJS,
+      f"{kind}/{version}/{variant}/{published.TFJS_VERSION}", _HANDLE_PART)
   return kind, version, variant, handle
 
 
