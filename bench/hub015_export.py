@@ -81,12 +81,17 @@ def hub015(cfg, module, prefix, out, runs):
                      num_classes=signatures.interface(module).num_classes,
                      is_training=training, batch_norm_decay=momentum)
     outputs = {"logits": out.logits, "features": out.features}
-    for name, sig in signatures.tf1_signatures(
-        signatures.interface(module)).items():
+    iface = signatures.interface(module)
+    end_points = signatures.end_point_outputs(
+        cfg.architecture, out.end_points, iface.num_classes)
+    for name, sig in signatures.tf1_signatures(iface).items():
       inputs = {"images": images}
       if sig.bn_hparams:
         inputs["batch_norm_momentum"] = momentum
-      hub.add_signature(name, inputs, outputs[sig.output])
+      signature_outputs = {"default": outputs[sig.output]}
+      if sig.end_points:
+        signature_outputs.update(end_points)
+      hub.add_signature(name, inputs, signature_outputs)
     info = image_module_info_pb2.ImageModuleInfo()
     info.default_image_size.height = info.default_image_size.width = (
         cfg.input_size)
