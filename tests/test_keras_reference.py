@@ -264,3 +264,54 @@ def test_wrong_mapping_changes_outputs(keras_variant):
   batch = images(v.cfg.input_size, batch=2, seed=21)
   got = module_output(v.module("feature_vector", 3), 3, batch)
   assert np.abs(got - wrong(batch)[0]).max() > 100 * TOLERANCE
+
+
+# End points (tests/testdata/published_endpoints) and the Keras layers that
+# compute the same tensors: block outputs, V2's expansion and depthwise
+# outputs and residual sums, and the logits (Keras' model output).
+END_POINT_LAYERS = {
+    "mobilenet_v1": {
+        "MobilenetV1/Conv2d_0": "conv1_relu",
+        "MobilenetV1/Conv2d_1_depthwise": "conv_dw_1_relu",
+        "MobilenetV1/Conv2d_6_pointwise": "conv_pw_6_relu",
+        "MobilenetV1/Conv2d_12_depthwise": "conv_dw_12_relu",
+        "MobilenetV1/Conv2d_13_pointwise": "conv_pw_13_relu",
+        "MobilenetV1/Logits": None,
+    },
+    "mobilenet_v2": {
+        "MobilenetV2/layer_1": "Conv1_relu",
+        "MobilenetV2/layer_2/depthwise_output": "expanded_conv_depthwise_relu",
+        "MobilenetV2/layer_3/expansion_output": "block_1_expand_relu",
+        "MobilenetV2/layer_4/depthwise_output": "block_2_depthwise_relu",
+        "MobilenetV2/layer_4/output": "block_2_add",
+        "MobilenetV2/layer_7": "block_5_add",
+        "MobilenetV2/layer_19": "out_relu",
+        "MobilenetV2/Logits": None,
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["v1_050_160", "v2_050_96"])
+def test_end_points_equal_keras_layers(keras_variant, name):
+  """The TF1 module's `image_classification` end points and the TF2
+  module's `return_endpoints=True` ones equal the outputs of Keras' layers
+  that compute the same tensors."""
+  import keras
+  import tensorflow as tf
+  import tensorflow_hub as hub
+  v, reference = keras_variant(name)
+  batch = images(v.cfg.input_size, batch=2, seed=23)
+  layers = END_POINT_LAYERS[v.cfg.architecture]
+  probe = keras.Model(reference.model.inputs, [
+      reference.model.get_layer(layer).output if layer else
+      reference.model.output for layer in layers.values()])
+  want = dict(zip(layers, (np.asarray(x) for x in probe(batch * 2.0 - 1.0))))
+  tf1 = hub.load(v.module("classification", 3)).signatures[
+      "image_classification"](images=tf.constant(batch))
+  tf2 = hub.load(v.module("classification", 4))(
+      tf.constant(batch), return_endpoints=True)
+  for key, expected in want.items():
+    for got in (tf1[key], tf2[key]):
+      np.testing.assert_allclose(got.numpy(), expected, atol=TOLERANCE,
+                                 rtol=0, err_msg=key)

@@ -127,7 +127,7 @@ def test_feature_vector_graphs_are_built_without_the_classifier(variant, name,
           hub_protos.image_module_info_attachment(v.cfg.input_size,
                                                   v.cfg.input_size))
       direct = hub_v1._meta_graph(  # pylint: disable=protected-access
-          v.cfg, graph, tags, hub_v1.signature_defs(iface, tensors),
+          v.cfg, graph, tags, hub_v1.signature_defs(v.cfg, iface, tensors),
           drop_classifier=False)
     assert written[tags].SerializeToString(deterministic=True) == \
         direct.SerializeToString(deterministic=True), (module.handle, tags)

@@ -79,11 +79,11 @@ def test_saved_model_has_no_signatures_or_native_saver(variant):
   functions = [f.signature.name for f in meta.graph_def.library.function]
   assert not [f for f in functions if "traced_save" in f or
               "traced_restore" in f]
-  # The traced call computes no regularization losses: they are functions
-  # of their own.
-  call_ops = {n.op for f in meta.graph_def.library.function
-              if "_call_" in f.signature.name for n in f.node_def}
-  assert "Conv2D" in call_ops and "L2Loss" not in call_ops
+  # The traced network (which `__call__` calls) computes no regularization
+  # losses: they are functions of their own.
+  net_ops = {n.op for f in meta.graph_def.library.function
+             if "_net_" in f.signature.name for n in f.node_def}
+  assert "Conv2D" in net_ops and "L2Loss" not in net_ops
 
 
 def _fine_tune(path, size, first_layer, arguments):
@@ -138,10 +138,13 @@ def test_call_arguments_are_the_cards(variant, name):
           else v.cfg.input_size)
   signatures = sorted(
       (c.structured_input_signature for c in loaded.__call__.concrete_functions),
-      key=lambda s: s[0][1])
+      key=lambda s: s[0][1::2])
+  # `return_endpoints`: TF Hub's undocumented argument of its TF-Slim
+  # SavedModels (tests/testdata/published_endpoints/README.md, E7).
   assert signatures == [
       ((tf.TensorSpec([None, size, size, 3], tf.float32, name="images"),
-        training, tf.TensorSpec([], tf.float32, name="batch_norm_momentum")),
-       {}) for training in (False, True)]
+        training, tf.TensorSpec([], tf.float32, name="batch_norm_momentum"),
+        return_endpoints),
+       {}) for training in (False, True) for return_endpoints in (False, True)]
   assert list(loaded.__call__.function_type.parameters) == [
-      "images", "training", "batch_norm_momentum"]
+      "images", "training", "batch_norm_momentum", "return_endpoints"]

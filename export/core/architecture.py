@@ -45,6 +45,21 @@ Block = collections.namedtuple("Block", ["layers", "residual"])
 
 KERNEL_NAMES = {"conv": "weights", "depthwise": "depthwise_weights"}
 
+# The network's end points, as TF-Slim's builders name them in their
+# `end_points` (the published TF1 modules' signatures output them as
+# "<network scope>/<end point>"; tests/testdata/published_endpoints):
+# a block's output (V1: its layer's scope, e.g. Conv2d_1_depthwise; V2:
+# layer_<n>, blocks numbered from 1); in V2's inverted residual blocks, the
+# Identity ops Slim's expanded_conv puts after its expand and depthwise
+# layers and after the block, as `layer_<n>/<name>`; the global pool; and
+# the classifier's logits and softmax.
+BLOCK_LAYER_END_POINTS = {"expand": "expansion_output",
+                          "depthwise": "depthwise_output"}
+BLOCK_OUTPUT_END_POINT = "output"
+POOL_END_POINT = "global_pool"
+LOGITS_END_POINT = "Logits"
+PREDICTIONS_END_POINT = "Predictions"
+
 
 def _conv(scope, kernel, stride, in_depth, depth, activation=RELU6):
   return Layer(scope, "conv", (kernel, kernel, in_depth, depth), stride,
@@ -154,6 +169,9 @@ class Architecture:
   pool: str = None
   logits_squeeze: str = None
   logits_output: str = None
+  # Block end points are "<prefix><n>" (n from 1), or with no prefix the
+  # scope of the block's layer.
+  block_end_point_prefix: str = None
   # Slim's mobilenet_v1() passes its variable scope object to
   # mobilenet_v1_base(), which re-enters it: the body's variables stay
   # "MobilenetV1/...", but its ops are named "MobilenetV1/MobilenetV1/...".
@@ -175,7 +193,8 @@ ARCHITECTURES = {
                                  dropout_keep_prob=0.8,
                                  pool=AVG_POOL,
                                  logits_squeeze="Squeeze",
-                                 logits_output="output"),
+                                 logits_output="output",
+                                 block_end_point_prefix="layer_"),
 }
 
 
@@ -235,6 +254,13 @@ def quant_range_names(architecture, layer):
 def block_scope(block):
   """The scope of a block of several layers (V2's `expanded_conv_<i>`)."""
   return block.layers[-1].scope.rsplit("/", 1)[0]
+
+
+def block_end_point(architecture, index, block):
+  """The end point name of the `index`th block's output (see
+  BLOCK_LAYER_END_POINTS)."""
+  prefix = get(architecture).block_end_point_prefix
+  return f"{prefix}{index + 1}" if prefix else block.layers[-1].scope
 
 
 def bypass_quant_range_names(architecture, block):

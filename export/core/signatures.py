@@ -27,8 +27,10 @@ SERVING_OUTPUT = "output_0"
 TRAIN_TAGS = frozenset({"train"})
 INFERENCE_TAGS = frozenset()
 
-# output: "logits" or "features"; bn_hparams: takes batch_norm_momentum.
-Signature = collections.namedtuple("Signature", ["output", "bn_hparams"])
+# output: "logits" or "features", the `default` output; bn_hparams: takes
+# batch_norm_momentum; end_points: also outputs the network's end points.
+Signature = collections.namedtuple("Signature",
+                                   ["output", "bn_hparams", "end_points"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,18 +96,34 @@ def tf1_signatures(iface):
 
   A classification module also computes feature vectors; a feature vector
   module has no classifier. Version 3 adds `*_with_bn_hparams` variants that
-  take the batch norm momentum as a second input.
+  take the batch norm momentum as a second input. The named signatures also
+  output the network's end points (`end_point_outputs`); `default` only its
+  one output, as the published TF.js models (converted from `default`) show.
   """
   main = "logits" if iface.kind == "classification" else "features"
-  sigs = {"default": Signature(main, False)}
+  sigs = {"default": Signature(main, False, False)}
   if iface.kind == "classification":
-    sigs["image_classification"] = Signature("logits", False)
-  sigs["image_feature_vector"] = Signature("features", False)
+    sigs["image_classification"] = Signature("logits", False, True)
+  sigs["image_feature_vector"] = Signature("features", False, True)
   if iface.batch_norm_momentum_input:
     for name in list(sigs):
       if name != "default":
-        sigs[f"{name}_with_bn_hparams"] = Signature(sigs[name].output, True)
+        sigs[f"{name}_with_bn_hparams"] = sigs[name]._replace(
+            bn_hparams=True)
   return sigs
+
+
+def end_point_outputs(architecture_name, end_points, num_classes):
+  """{output key: tensor} of a module's end points: "<network scope>/<Slim
+  end point>" (e.g. MobilenetV2/layer_7/output), as the published modules'
+  named signatures output them besides `default`; a module without a
+  classifier has no classifier end points (tests/testdata/
+  published_endpoints)."""
+  scope = architecture.get(architecture_name).scope
+  classifier = (architecture.LOGITS_END_POINT,
+                architecture.PREDICTIONS_END_POINT)
+  return {f"{scope}/{name}": tensor for name, tensor in end_points.items()
+          if num_classes is not None or name not in classifier}
 
 
 def tf1_tag_sets(iface):

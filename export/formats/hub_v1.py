@@ -61,7 +61,8 @@ def build_graph(cfg, iface, training):
   Returns:
     {name: tensor} of the signatures' inputs ("images", and
     "batch_norm_momentum" if the module takes it) and outputs ("features",
-    and "logits" for a classification module).
+    and "logits" for a classification module), and under "end_points" the
+    network's {Slim end point: tensor}.
   """
   images = tf.placeholder(tf.float32, network.image_shape(cfg, iface),
                           name=signatures.IMAGES_INPUT)
@@ -81,21 +82,27 @@ def build_graph(cfg, iface, training):
   tensors["features"] = out.features
   if out.logits is not None:
     tensors["logits"] = out.logits
+  tensors["end_points"] = out.end_points
   return tensors
 
 
-def signature_defs(iface, tensors):
+def signature_defs(cfg, iface, tensors):
   """{signature name: SignatureDef} of a module of `iface` over the
   `build_graph` tensors."""
   info = tf.saved_model.utils.build_tensor_info
+  end_points = signatures.end_point_outputs(
+      cfg.architecture, tensors["end_points"], iface.num_classes)
   defs = {}
   for name, sig in signatures.tf1_signatures(iface).items():
     inputs = [signatures.IMAGES_INPUT]
     if sig.bn_hparams:
       inputs.append(signatures.BATCH_NORM_MOMENTUM_INPUT)
+    outputs = {signatures.OUTPUT_KEY: tensors[sig.output]}
+    if sig.end_points:
+      outputs.update(end_points)
     defs[name] = tf.saved_model.signature_def_utils.build_signature_def(
         inputs={k: info(tensors[k]) for k in inputs},
-        outputs={signatures.OUTPUT_KEY: info(tensors[sig.output])})
+        outputs={k: info(t) for k, t in outputs.items()})
   return defs
 
 
@@ -110,11 +117,14 @@ def _check_graph(graph, layout):
 
 
 def _classifier_scopes(cfg):
-  """(head, classifier): name prefixes of the global pool and classifier's
-  ops, and of the classifier's alone (variables, quant ranges)."""
+  """(head, classifier): name prefixes of the ops of the global pool, the
+  classifier and its softmax, and of the classifier's alone (variables,
+  quant ranges)."""
   scope = architecture.get(cfg.architecture).scope
   classifier = f"{scope}/{architecture.LOGITS_SCOPE}/"
-  return f"{scope}/{architecture.LOGITS_SCOPE.split('/')[0]}/", classifier
+  head = (f"{scope}/{architecture.LOGITS_SCOPE.split('/')[0]}/",
+          f"{scope}/{architecture.PREDICTIONS_END_POINT}/")
+  return head, classifier
 
 
 def _meta_graph(cfg, graph, tags, defs, drop_classifier):
@@ -215,7 +225,7 @@ class Writer:
       graph, tensors = self.graph(training=tags == signatures.TRAIN_TAGS)
       with graph.as_default(), graph_passes.graph_mode_equality():
         saved_model.meta_graphs.append(_meta_graph(
-            cfg, graph, tags, signature_defs(iface, tensors),
+            cfg, graph, tags, signature_defs(cfg, iface, tensors),
             drop_classifier=iface.num_classes is None))
     # All tag sets share the variables.
     _save_variables({name: values[name] for name in layout}, export_dir)

@@ -52,11 +52,6 @@ _METADATA_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "lite_metadata.py")
 
 
-def output_name(cfg):
-  """The probabilities' tensor name, as in Slim's inference graphs."""
-  return f"{architecture.get(cfg.architecture).scope}/Predictions/Reshape_1"
-
-
 class _Constants:
   """Custom getter handing Slim the checkpoint values as constants: the
   converter wants a graph without variables."""
@@ -86,8 +81,9 @@ def convert(cfg, iface, values):
                        num_classes=iface.num_classes, is_training=False,
                        quantized_input_range=iface.quantized_input_range,
                        regularize=False)
-    probabilities = tf.identity(tf.nn.softmax(out.logits),
-                                name=output_name(cfg))
+    # Slim's softmax, <Scope>/Predictions/Reshape_1 as in its inference
+    # graphs.
+    probabilities = out.end_points[architecture.PREDICTIONS_END_POINT]
     network.check_variables(constants.shapes,
                             {n: tuple(v.shape) for n, v in values.items()})
     with tf.Session(graph=graph) as session:

@@ -2,9 +2,14 @@
 
 It follows TF Hub's reusable SavedModel API: the root object has
 
-* `__call__(images, training=False, batch_norm_momentum=0.99)`, traced for
-  `training` True and False, on images of the module's size (any size where
-  the card says other sizes are possible);
+* `__call__(images, training=False, batch_norm_momentum=0.99,
+  return_endpoints=False)`, traced for `training` True and False, on images
+  of the module's size (any size where the card says other sizes are
+  possible); with `return_endpoints=True` it returns a dict: `default` (the
+  output) and the network's end points under the TF1 modules' keys (e.g.
+  `MobilenetV2/layer_7/output`), the undocumented argument TF Hub's
+  TF-Slim SavedModels had (tensorflow/hub#453; public code calls
+  mobilenet_v2_140_224/feature_vector/4 with it);
 * `variables`, `trainable_variables` (the batch norm moving statistics are not
   trainable) and `regularization_losses` (zero-argument functions, one per L2
   regularized kernel, as in the Slim arg scope);
@@ -57,8 +62,8 @@ def _build_call(cfg, iface, slim_variables):
   # Autograph would rewrite all of Slim on every trace: slow, and Python
   # control flow here only walks the layer tables.
   @tf.function(autograph=False)
-  def call(images, training=False,
-           batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM):
+  def net(images, training, batch_norm_momentum):
+    """{"default": the module's output, "<scope>/<end point>": ...}."""
     with tf.compat.v1.variable_scope("", custom_getter=slim_variables):
       # The traced signature already fixes the size where it is fixed.
       out = network.outputs(cfg, iface, images, training=training,
@@ -66,12 +71,25 @@ def _build_call(cfg, iface, slim_variables):
                             # Losses are functions of their own (below);
                             # inside the call they would be dead code.
                             regularize=False)
-    return out.logits if num_classes else out.features
+    outputs = signatures.end_point_outputs(cfg.architecture, out.end_points,
+                                           num_classes)
+    outputs[signatures.OUTPUT_KEY] = out.logits if num_classes else out.features
+    return outputs
+
+  # The network is traced once per `training`; each `return_endpoints`
+  # variant of `__call__` is a call of that trace.
+  @tf.function(autograph=False)
+  def call(images, training=False,
+           batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM,
+           return_endpoints=False):
+    outputs = net(images, training, batch_norm_momentum)
+    return outputs if return_endpoints else outputs[signatures.OUTPUT_KEY]
 
   images = tf.TensorSpec(network.image_shape(cfg, iface), tf.float32)
   momentum = tf.TensorSpec([], tf.float32)
   for training in (False, True):
-    call.get_concrete_function(images, training, momentum)
+    for return_endpoints in (False, True):
+      call.get_concrete_function(images, training, momentum, return_endpoints)
   return call
 
 

@@ -6,7 +6,9 @@ import tensorflow.compat.v1 as tf
 
 # features: [batch, num_features], the pooled output of the last conv layer.
 # logits: [batch, num_classes], or None when built without the classifier.
-NetOutputs = collections.namedtuple("NetOutputs", ["features", "logits"])
+# end_points: {TF-Slim end point name: tensor} (nets.mobilenet.build).
+NetOutputs = collections.namedtuple("NetOutputs",
+                                    ["features", "logits", "end_points"])
 
 
 # Name scopes of the published modules' graphs around the Slim network

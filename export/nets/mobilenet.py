@@ -125,6 +125,45 @@ def _apply_quantized_layer(net, architecture, layer, root_scope, scope=None):
           net, act_min, act_max, num_bits=8, narrow_range=False)
 
 
+def _apply_block(net, architecture, index, block, apply, end_points,
+                 quantized, root_scope):
+  """Applies `block`'s layers (and its residual add) to `net` as Slim does,
+  recording its end points; returns its output.
+
+  The ops Slim adds around an inverted residual block's layers (the
+  Identity ops of its end points, the add, contrib.quantize's range after
+  it) are in the block's name scope, e.g. MobilenetV2/expanded_conv_2/add.
+  """
+  name = arch_lib.block_end_point(architecture, index, block)
+  if len(block.layers) == 1:
+    end_points[name] = net = apply(net, block.layers[0])
+    return net
+  graph = tf.get_default_graph()
+  block_name_scope = (f"{graph.get_name_scope()}/"
+                      f"{arch_lib.block_scope(block)}/")
+  block_input = net
+  for layer in block.layers:
+    net = apply(net, layer)
+    inner = arch_lib.BLOCK_LAYER_END_POINTS.get(layer.scope.rsplit("/", 1)[1])
+    if inner:
+      with tf.name_scope(block_name_scope):
+        net = end_points[f"{name}/{inner}"] = tf.identity(net, name=inner)
+  with tf.name_scope(block_name_scope):
+    if block.residual:  # Slim's `net += input_tensor`.
+      net = tf.add(net, block_input, name="add")
+      if quantized:  # After the add, as contrib.quantize put it.
+        low, high = _quant_range(
+            root_scope, *arch_lib.bypass_quant_range_names(architecture,
+                                                           block))
+        with tf.name_scope(arch_lib.BYPASS_QUANT_RANGE):
+          net = tf.quantization.fake_quant_with_min_max_vars(
+              net, low, high, num_bits=8, narrow_range=False)
+    output = arch_lib.BLOCK_OUTPUT_END_POINT
+    net = tf.identity(net, name=output)
+  end_points[name] = end_points[f"{name}/{output}"] = net
+  return net
+
+
 def build(images, *, architecture, depth_multiplier, num_classes,
           is_training, batch_norm_decay=None, quantized_input_range=None,
           regularize=True):
@@ -148,7 +187,11 @@ def build(images, *, architecture, depth_multiplier, num_classes,
 
   Returns:
     NetOutputs(features=[batch, num_features], logits=[batch, num_classes] or
-    None).
+    None, end_points={Slim's end point name: tensor}, in graph order: each
+    block's output (and V2's `layer_<n>/<inner>` ones), `global_pool`, and
+    with a classifier `Logits` and `Predictions` (softmax)). In quantized
+    graphs a layer's end point is its fake-quantized output, the tensor the
+    next layer reads.
   """
   arch = arch_lib.get(architecture)
   quantized = quantized_input_range is not None
@@ -158,6 +201,7 @@ def build(images, *, architecture, depth_multiplier, num_classes,
     batch_norm_decay = arch.batch_norm_decay
 
   root_scope = tf.get_variable_scope()
+  end_points = {}
 
   def apply(net, layer):
     if quantized:
@@ -174,27 +218,15 @@ def build(images, *, architecture, depth_multiplier, num_classes,
     # As in Slim, so ops carry the published names (see body_reenters_scope).
     with (tf.variable_scope(net_scope) if arch.body_reenters_scope
           else contextlib.nullcontext()):
-      for block in arch.blocks(depth_multiplier):
-        block_input = net
-        for layer in block.layers:
-          net = apply(net, layer)
-        if block.residual:
-          # In the block's name scope, as Slim's `net += input_tensor`.
-          with tf.name_scope(f"{tf.get_default_graph().get_name_scope()}/"
-                             f"{arch_lib.block_scope(block)}/"):
-            net = tf.add(net, block_input, name="add")
-            if quantized:  # After the add, as contrib.quantize put it.
-              low, high = _quant_range(
-                  root_scope, *arch_lib.bypass_quant_range_names(architecture,
-                                                                 block))
-              with tf.name_scope(arch_lib.BYPASS_QUANT_RANGE):
-                net = tf.quantization.fake_quant_with_min_max_vars(
-                    net, low, high, num_bits=8, narrow_range=False)
+      for index, block in enumerate(arch.blocks(depth_multiplier)):
+        net = _apply_block(net, architecture, index, block, apply,
+                           end_points, quantized, root_scope)
     with tf.variable_scope("Logits"):
       pooled = _POOLS[arch.pool](net)
+      end_points[arch_lib.POOL_END_POINT] = pooled
       features = common.features(pooled)
       if num_classes is None:
-        return common.NetOutputs(features=features, logits=None)
+        return common.NetOutputs(features, None, end_points)
       head = arch_lib.logits_layer(net.shape[-1], num_classes)
       head_scope = head.scope.split("/")[-1]  # In "Logits".
       if quantized:
@@ -213,4 +245,8 @@ def build(images, *, architecture, depth_multiplier, num_classes,
       logits = tf.squeeze(logits, [1, 2], name=arch.logits_squeeze)
       if arch.logits_output:
         logits = tf.identity(logits, name=arch.logits_output)
-  return common.NetOutputs(features=features, logits=logits)
+    end_points[arch_lib.LOGITS_END_POINT] = logits
+    # Slim's prediction_fn, in the network's scope (.../Predictions/Reshape_1).
+    end_points[arch_lib.PREDICTIONS_END_POINT] = slim.softmax(
+        logits, scope=arch_lib.PREDICTIONS_END_POINT)
+  return common.NetOutputs(features, logits, end_points)
