@@ -55,6 +55,9 @@ def tf_import_seconds(runs=3):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--runs", type=int, default=5)
+  parser.add_argument("--kinds", default="",
+                      help="comma-separated substrings of the kinds to time "
+                           "(default: all)")
   args = parser.parse_args()
   report = {"tf_import_seconds": round(tf_import_seconds(), 2),
             "runs": args.runs, "kinds": {}}
@@ -67,6 +70,8 @@ def main():
                             cache_dir=os.path.join(work, "cache"))
   try:
     for kind, (name, handle) in KINDS.items():
+      if args.kinds and not any(k in kind for k in args.kinds.split(",")):
+        continue
       cfg = config.load(name)
       times, packing = [], []
       for _ in range(args.runs):

@@ -57,6 +57,8 @@ class _SlimVariables:
 
 
 def _build_call(cfg, iface, slim_variables):
+  """Returns (`__call__`, the network's inference trace: a concrete function
+  of (images, batch_norm_momentum) -> {"default": output, end points...})."""
   num_classes = iface.num_classes
 
   # Autograph would rewrite all of Slim on every trace: slow, and Python
@@ -76,21 +78,25 @@ def _build_call(cfg, iface, slim_variables):
     outputs[signatures.OUTPUT_KEY] = out.logits if num_classes else out.features
     return outputs
 
-  # The network is traced once per `training`; each `return_endpoints`
-  # variant of `__call__` is a call of that trace.
+  images = tf.TensorSpec(network.image_shape(cfg, iface), tf.float32)
+  momentum = tf.TensorSpec([], tf.float32)
+  # The network is traced once per `training` (here: a tf.function called
+  # from another's trace would be traced again for each), and each
+  # `return_endpoints` variant of `__call__` calls that trace.
+  traced = {training: net.get_concrete_function(images, training, momentum)
+            for training in (False, True)}
+
   @tf.function(autograph=False)
   def call(images, training=False,
            batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM,
            return_endpoints=False):
-    outputs = net(images, training, batch_norm_momentum)
+    outputs = traced[training](images, batch_norm_momentum)
     return outputs if return_endpoints else outputs[signatures.OUTPUT_KEY]
 
-  images = tf.TensorSpec(network.image_shape(cfg, iface), tf.float32)
-  momentum = tf.TensorSpec([], tf.float32)
   for training in (False, True):
     for return_endpoints in (False, True):
       call.get_concrete_function(images, training, momentum, return_endpoints)
-  return call
+  return call, traced[False]
 
 
 def _loss_function(regularizer, variable):
@@ -99,16 +105,16 @@ def _loss_function(regularizer, variable):
                      autograph=False)
 
 
-def _serving_function(cfg, iface, call):
-  """The `serving_default` signature: `__call__` in inference mode with the
-  default momentum (a tensor, so the traced inference call is reused)."""
+def _serving_function(cfg, iface, inference):
+  """The `serving_default` signature: the traced network in inference mode
+  (`inference`, as `__call__` calls it) with the default momentum."""
   @tf.function(autograph=False, input_signature=[tf.TensorSpec(
       network.image_shape(cfg, iface), tf.float32,
       name=signatures.SERVING_INPUT)])
   def serve(inputs):
-    output = call(inputs, False,
-                  tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM))
-    return {signatures.SERVING_OUTPUT: output}
+    outputs = inference(inputs,
+                        tf.constant(signatures.DEFAULT_BATCH_NORM_MOMENTUM))
+    return {signatures.SERVING_OUTPUT: outputs[signatures.OUTPUT_KEY]}
   return serve
 
 
@@ -124,7 +130,7 @@ def writer(cfg, network_iface, values):
     values: {variable name: np.ndarray}, exactly the modules' variables.
   """
   slim_variables = _SlimVariables(values)
-  call = _build_call(cfg, network_iface, slim_variables)
+  call, inference = _build_call(cfg, network_iface, slim_variables)
   network.check_variables(
       {n: tuple(v.shape) for n, v in slim_variables.variables.items()},
       {n: tuple(v.shape) for n, v in values.items()})
@@ -140,7 +146,7 @@ def writer(cfg, network_iface, values):
   root.regularization_losses = [
       _loss_function(regularizer, slim_variables.variables[name])
       for name, regularizer in regularizers.items()]
-  serve = _serving_function(cfg, network_iface, call)
+  serve = _serving_function(cfg, network_iface, inference)
 
   def write(iface, export_dir):
     if iface.serving_signature:
