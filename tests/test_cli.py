@@ -61,8 +61,8 @@ def test_only_exports_one_module_and_replaces_it_atomically(ckpt_prefix,
     assert f"] exported   {HANDLE}" in result.stdout
   assert sorted(os.listdir(out / HANDLE)) == ["saved_model.pb",
                                                "tfhub_module.pb", "variables"]
-  # No staging left behind.
-  assert sorted(os.listdir(out)) == ["google", "manifest.json"]
+  # No staging left behind (.locks: the lock files of overlapping runs).
+  assert sorted(os.listdir(out)) == [".locks", "google", "manifest.json"]
   assert sorted(os.listdir(out / "google/imagenet/mobilenet_v1_050_160")) == [
       "feature_vector"]
   assert sorted(os.listdir(out / HANDLE / "..")) == ["1", "1.tar.gz"]
@@ -145,3 +145,86 @@ def test_sigkill_never_leaves_a_partial_module(ckpt_prefix, tmp_path):
   assert result.returncode == 0, result.stderr
   assert all(_complete(out / m.handle) for m in cfg.modules)
   assert not [n for n in os.listdir(out) if n.startswith(".staging-")]
+
+
+def _start_one(config_name, out, cache, *only):
+  """Starts `python -m export.one` on a synthetic checkpoint."""
+  import subprocess
+  import sys
+  args = [sys.executable, "-m", "export.one", "--config", config_name,
+          "--synthetic", "--output_dir", str(out), "--cache_dir", str(cache)]
+  for handle in only:
+    args += ["--only", handle]
+  env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))))
+  return subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def _statuses(stdout):
+  """{handle: status} from the progress lines."""
+  found = {}
+  for line in stdout.splitlines():
+    if line.startswith("["):  # [ 3/8] up to date   <handle>
+      rest = line.split("]", 1)[1].strip()
+      status = "up to date" if rest.startswith("up to date") else (
+          rest.split()[0])
+      found[rest[len(status):].split()[0]] = status
+  return found
+
+
+def _only(config_name):
+  from export.core import config
+  cfg = config.load(config_name)
+  return [m.handle for m in cfg.modules
+          if m.version == 1 and not m.is_lite]
+
+
+def test_overlapping_runs_of_two_configs_keep_both_in_the_manifest(tmp_path):
+  """Two export.one runs of different configs into one output directory at
+  once: the manifest lists every module of both (each run merges into it
+  under its lock, rather than rewriting it from its own view)."""
+  from export.publishing import manifest
+  out = tmp_path / "out"
+  runs = [_start_one(name, out, tmp_path / f"cache_{name}", *_only(name))
+          for name in ("v1_025_128", "v1_025_160")]
+  for proc in runs:
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "exported" in stdout
+  want = set(_only("v1_025_128")) | set(_only("v1_025_160"))
+  assert len(want) == 8
+  assert set(manifest.load(str(out))) == want
+
+
+def test_a_module_another_run_is_exporting_is_waited_for(tmp_path):
+  """A run that finds a module's lock held (another run is writing it)
+  waits, writes nothing meanwhile, then finds it up to date or exports it;
+  two runs of one config at once export each module once between them."""
+  import time
+  from export.publishing import manifest
+  out = tmp_path / "out"
+  handles = _only("v1_025_128")
+  locks = manifest.ModuleLocks(str(out))
+  assert locks.acquire(handles)
+  proc = _start_one("v1_025_128", out, tmp_path / "cache", *handles)
+  time.sleep(8)
+  assert proc.poll() is None  # Still waiting for the locks.
+  assert not any((out / h).exists() for h in handles)
+  locks.release_all()
+  stdout, stderr = proc.communicate(timeout=600)
+  assert proc.returncode == 0, stderr[-3000:]
+  assert set(_statuses(stdout).values()) == {"exported"}
+
+  out2 = tmp_path / "out2"
+  runs = [_start_one("v1_025_128", out2, tmp_path / f"cache_{i}", *handles)
+          for i in range(2)]
+  statuses = []
+  for proc in runs:
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    statuses.append(_statuses(stdout))
+  for handle in handles:  # Exported by one run; the other found it done.
+    assert sorted(s[handle] for s in statuses) == ["exported",
+                                                   "up to date"], handle
+  assert set(manifest.load(str(out2))) == set(handles)

@@ -45,6 +45,8 @@ from export.sources import source as source_lib
 # Workers are replaced after about this many tasks each (each export builds
 # fresh graphs, but TensorFlow keeps some per-process caches).
 TASKS_PER_WORKER = 32
+# How often a run left with modules another run is exporting looks again.
+LOCK_POLL_SECONDS = 0.5
 
 EXPORTED, UP_TO_DATE, FAILED, NOT_RUN = (
     "exported", "up to date", "failed", "not run")
@@ -277,37 +279,76 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
   jobs = jobs or os.cpu_count() or 1
   publish.remove_stale_staging(output_dir)
   entries = manifest_lib.load(output_dir)
+  locks = manifest_lib.ModuleLocks(output_dir)
   order = [p.module.handle for _, planned in plans for p in planned]
   results = {}
   progress = _Progress(len(order), out)
   stop = False
 
   def finish(result, entry=None):
-    nonlocal stop
+    nonlocal stop, entries
     results[result.handle] = result
     progress.report(result)
     if entry is not None:
-      entries[entry.handle] = entry
-      manifest_lib.save(output_dir, entries)
+      # Merged into the manifest as it is now: another run may share it.
+      entries = manifest_lib.record(output_dir, [entry])
     if result.status == FAILED and not keep_going:
       stop = True
+
+  def stale_of(export):
+    """[(module, digest)] of a locked export that are still stale: another
+    run may have exported some while this one waited for their locks
+    (those are up to date now, and unlocked)."""
+    cfg, group, digests, _, _ = export
+    fresh = {} if force else manifest_lib.load(output_dir)
+    still = []
+    for module, digest in zip(group, digests):
+      if manifest_lib.up_to_date(fresh.get(module.handle), output_dir,
+                                 digest):
+        finish(Result(module.handle, cfg.name, UP_TO_DATE))
+        locks.release([module.handle])
+      else:
+        still.append((module, digest))
+    return still
 
   workers = (_InProcess() if in_process else
              _Workers(jobs, _log_dir(source.cache_dir),
                       TASKS_PER_WORKER * jobs))
   # Tasks not handed to a worker yet. Exports go first, so that a config's
   # modules follow its checkpoint and few checkpoints are open at a time.
+  # An export is (cfg, group, digests, checkpoint prefix, its sha256).
   prepares = collections.deque(
       (("prepare", cfg, planned), source_lib.prepare, cfg, source)
       for cfg, planned in plans if planned)
   exports = collections.deque()
+  waiting = []  # Exports whose modules another run is exporting.
   try:
     while True:
       while not stop and (exports or prepares) and workers.has_room():
-        tag, *call = (exports or prepares).popleft()
-        workers.submit(tag, *call)
+        if not exports:
+          tag, *call = prepares.popleft()
+          workers.submit(tag, *call)
+          continue
+        export = exports.popleft()
+        cfg, group, _, prefix, checkpoint_sha256 = export
+        if not locks.acquire([m.handle for m in group]):
+          waiting.append(export)
+          continue
+        still = stale_of(export)
+        if still:
+          group = [m for m, _ in still]
+          workers.submit(("export", cfg, group), export_and_pack, cfg, group,
+                         prefix, checkpoint_sha256, [d for _, d in still],
+                         output_dir)
       if not workers.in_flight:
+        if waiting and not stop:  # Only other runs' modules are left.
+          time.sleep(LOCK_POLL_SECONDS)
+          exports.extend(waiting)
+          waiting.clear()
+          continue
         break
+      exports.extend(waiting)
+      waiting.clear()
       (task, cfg, what), (value, error, seconds, rss) = workers.next_done()
       if task == "export":
         for i, module in enumerate(what):
@@ -319,6 +360,7 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
             finish(Result(module.handle, cfg.name, EXPORTED,
                           write_seconds + pack_seconds, None, rss,
                           pack_seconds), entry)
+        locks.release([m.handle for m in what])
         continue
       if error:  # The config's checkpoint: all its modules fail with it.
         for p in what:
@@ -339,14 +381,17 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
       # Modules built from one network are exported by one task.
       for group in exporter.network_groups(
           [p.module for p in what if p.module.handle in stale]):
-        exports.append((("export", cfg, group), export_and_pack, cfg, group,
-                        prefix, checkpoint_sha256,
-                        [stale[m.handle] for m in group], output_dir))
+        exports.append((cfg, group, [stale[m.handle] for m in group], prefix,
+                        checkpoint_sha256))
   except KeyboardInterrupt:
     workers.close(wait=False)
     raise
   finally:
     workers.close()
+    locks.release_all()
+  # Again at the end: a killed run's workers may have been still exiting
+  # when this run started.
+  publish.remove_stale_staging(output_dir)
   return [results.get(h) or Result(h, "", NOT_RUN) for h in order]
 
 

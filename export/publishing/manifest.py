@@ -8,9 +8,16 @@ and whose files are still there, is up to date and skipped.
 
 Only the coordinating process writes the manifest, atomically (write aside,
 rename), after each module, so an interrupted run keeps what it finished.
+Runs that share an output directory may overlap: each update (`record`)
+re-reads the manifest and merges into it under an exclusive lock of
+`.locks/manifest`, so no run's entries overwrite another's; and a run
+exports a module only while it holds that module's lock (`ModuleLocks`), so
+two runs never write one module at once.
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
@@ -101,6 +108,77 @@ def load(output_dir):
         f"{path}: not a manifest of this exporter ({type(e).__name__}: {e}). "
         f"Move it aside to export every module again, or choose another "
         f"--output_dir.") from None
+
+
+# Of the output directory: the lock files of the manifest and of each module.
+LOCKS_DIR = ".locks"
+MANIFEST_LOCK = "manifest"
+
+
+@contextlib.contextmanager
+def _locked(path):
+  """Holds an exclusive lock of file `path` (created if need be); the OS
+  releases it if the process dies."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+  finally:
+    os.close(fd)  # Releases the lock.
+
+
+def record(output_dir, entries):
+  """Adds or replaces `entries` (a list of Entry) in the manifest, merged
+  under the manifest's lock into what is there now (other runs may have
+  recorded modules since this one read it). Returns the merged {handle:
+  Entry}."""
+  with _locked(os.path.join(output_dir, LOCKS_DIR, MANIFEST_LOCK)):
+    merged = load(output_dir)
+    merged.update({e.handle: e for e in entries})
+    save(output_dir, merged)
+  return merged
+
+
+class ModuleLocks:
+  """Locks of modules of an output directory, one file each under
+  `.locks/`, taken without waiting: a run exports a module only while it
+  holds its lock, and one that finds it held (another run is exporting it)
+  tries again later."""
+
+  def __init__(self, output_dir):
+    self.directory = os.path.join(output_dir, LOCKS_DIR)
+    self.held = {}  # handle -> fd
+
+  def _path(self, handle):
+    return os.path.join(self.directory,
+                        hashlib.sha256(handle.encode()).hexdigest()[:32])
+
+  def acquire(self, handles):
+    """Locks all of `handles`, or none: True if this run now holds them."""
+    os.makedirs(self.directory, exist_ok=True)
+    taken = []
+    for handle in sorted(handles):
+      fd = os.open(self._path(handle), os.O_RDWR | os.O_CREAT, 0o644)
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        os.close(fd)
+        for fd_taken in taken:
+          os.close(fd_taken)
+        return False
+      taken.append(fd)
+    self.held.update(zip(sorted(handles), taken))
+    return True
+
+  def release(self, handles):
+    for handle in handles:
+      fd = self.held.pop(handle, None)
+      if fd is not None:
+        os.close(fd)
+
+  def release_all(self):
+    self.release(list(self.held))
 
 
 def save(output_dir, entries):

@@ -24,7 +24,10 @@ def staged_directory(output_dir, relative_dest):
   """
   dest = os.path.join(output_dir, relative_dest)
   os.makedirs(output_dir, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=output_dir)
+  # Named with the writing process's pid: a run that starts while another
+  # writes into the same output directory must not delete its staging.
+  staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-",
+                             dir=output_dir)
   try:
     new = os.path.join(staging, "new")
     yield new
@@ -40,10 +43,25 @@ def staged_directory(output_dir, relative_dest):
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def _writer_alive(name):
+  """Whether the process that made staging directory `name` still runs."""
+  pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
+  if not pid.isdigit():
+    return False  # Made by an older version: its writer is gone.
+  try:
+    os.kill(int(pid), 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
 def remove_stale_staging(output_dir):
-  """Deletes staging directories left by killed exports."""
+  """Deletes staging directories left by killed exports (not those of
+  another run still writing into `output_dir`)."""
   if not os.path.isdir(output_dir):
     return
   for name in os.listdir(output_dir):
-    if name.startswith(STAGING_PREFIX):
+    if name.startswith(STAGING_PREFIX) and not _writer_alive(name):
       shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
