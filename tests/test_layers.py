@@ -19,7 +19,7 @@ LAYERS = [
     ["export"],                   # __version__ only.
     ["export.core"],              # What was published; no TensorFlow.
     ["export.sources", "export.nets", "export.cards", "export.publishing"],
-    ["export.formats"],
+    ["export.formats", "export.destinations"],
     ["export.pipeline"],
     ["export.cli"],
 ]
