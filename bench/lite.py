@@ -25,7 +25,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -33,13 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 VARIANTS = ("v1_025_128", "v1_100_224", "v2_100_224")
 
-
-def _milliseconds(run, iterations):
-  run()  # Warm-up.
-  start = time.perf_counter()
-  for _ in range(iterations):
-    run()
-  return (time.perf_counter() - start) / iterations * 1000
+from bench import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _lite_runner(path, threads, image, xnnpack=True):
@@ -125,7 +118,7 @@ def main():
       timings = {key: [] for key in candidates}
       for _ in range(args.rounds):
         for key, run in candidates.items():
-          timings[key].append(_milliseconds(run, args.iterations))
+          timings[key].append(timing.milliseconds(run, args.iterations))
       medians = {k: round(statistics.median(v), 3) for k, v in timings.items()}
       report["variants"][name] = {
           "ms_per_image": medians,

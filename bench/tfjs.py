@@ -33,6 +33,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 VARIANTS = ("v1_025_128", "v1_100_224", "v2_035_96", "v2_100_224")
 RUN_MODEL = os.path.join(REPO, "tests", "tfjs", "run_model.js")
 
+from bench import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 
 def _tfjs_ms(model_dir, pixels, iterations, work):
   """Median ms per image of one Node process running the model."""
@@ -118,19 +120,14 @@ def main():
           out, saved_model.handle)).signatures["serving_default"]
       inputs = tf.constant(pixels, tf.float32)
 
-      def saved_model_ms():
-        serve(inputs=inputs)  # Warm-up.
-        start = time.perf_counter()
-        for _ in range(args.iterations):
-          serve(inputs=inputs)["output_0"].numpy()
-        return (time.perf_counter() - start) / args.iterations * 1000
-
       timings = {"tfjs_wasm": [], "saved_model": []}
       for _ in range(args.rounds):
         timings["tfjs_wasm"].append(_tfjs_ms(
             os.path.join(out, classification.handle), pixels,
             args.iterations, work))
-        timings["saved_model"].append(saved_model_ms())
+        timings["saved_model"].append(timing.milliseconds(
+            lambda: serve(inputs=inputs)["output_0"].numpy(),
+            args.iterations))
       medians = {k: round(statistics.median(v), 3)
                  for k, v in timings.items()}
       report["variants"][name] = {
