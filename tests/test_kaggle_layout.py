@@ -1,9 +1,9 @@
 """Where the family goes on Kaggle Models (export.destinations.kaggle_layout).
 
 The handles below are written out as literals: the examples the layout was
-taken from (tests/testdata/kaggle_layout lists where public code uses them,
-and the issue's account of the migrated family), not derived from the
-exporter. Then the layout over the whole family: one Kaggle version per
+taken from (tests/testdata/kaggle_layout lists where public code and a
+public table of tfhub.dev's redirects show them, and the issue's account of
+the migrated family), not derived from the exporter. Then the layout over the whole family: one Kaggle version per
 module, every variation's versions numbered 1..N in tfhub.dev's order.
 """
 
@@ -44,10 +44,18 @@ EXAMPLES = [
      "tensorflow/mobilenet-v1/tfLite/1-0-224-quantized-metadata/1"),
     ("v2_100_224", "tensorflow/lite-model/mobilenet_v2_1.0_224/1/default/1",
      "tensorflow/mobilenet-v2/tfLite/1-0-224/1"),
-    # Quantops: no public evidence; the same rule, a choice.
-    ("v1_025_128_quant",
-     "google/imagenet/mobilenet_v1_025_128/quantops/classification/3",
-     "google/mobilenet-v1/tensorFlow1/025-128-quantops-classification/2"),
+    ("v1_050_128_quant",
+     "google/imagenet/mobilenet_v1_050_128/quantops/feature_vector/3",
+     "google/mobilenet-v1/tensorFlow1/050-128-quantops-feature-vector/2"),
+    ("v1_100_224_quant",
+     "google/imagenet/mobilenet_v1_100_224/quantops/classification/3",
+     "google/mobilenet-v1/tensorFlow1/100-224-quantops-classification/2"),
+    ("v1_075_160_quant",
+     "tensorflow/lite-model/mobilenet_v1_0.75_160_quantized/1/default/1",
+     "tensorflow/mobilenet-v1/tfLite/0-75-160-quantized/1"),
+    ("v1_100_224",
+     "google/tfjs-model/imagenet/mobilenet_v1_100_224/classification/1/"
+     "default/1", "google/mobilenet-v1/tfJs/100-224-classification/1"),
 ]
 
 

@@ -13,8 +13,8 @@ the MobileNet family as `<owner>/<model>/<framework>/<variation>/<version>`
 * variation: multiplier (3 digits), input size and kind, `100-224-
   classification`, `025-128-feature-vector`; a Lite file: its model name
   without the architecture, `.` and `_` as `-` (`1-0-224-quantized`), with
-  `-metadata` for the metadata variant; quantops modules (no public
-  evidence; a choice by the same rule): `025-128-quantops-classification`;
+  `-metadata` for the metadata variant; quantops modules
+  `050-128-quantops-feature-vector`;
 * version: Kaggle numbers each (framework, variation) from 1 in publishing
   order, so tfhub.dev's versions of one format are renumbered in order
   (TF2 4, 5 -> 1, 2; V1 TF1 1, 3 -> 1, 2; TF.js of V2 parents 1-3 -> 1-3).
