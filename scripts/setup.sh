@@ -2,7 +2,7 @@
 # Sets up everything the project needs, idempotently:
 #   .venv/         the project virtualenv (pip install -e .[test], pinned TF)
 #   .venv-legacy/  the legacy consumer (TF 2.15, tensorflow-hub 0.15) for the
-#                  hub.Module interop tests
+#                  hub.Module interop tests, with the TF.js converter too
 #   .venv-lite/    the TFLite support library (its protobuf pin conflicts with
 #                  TensorFlow's), which writes Lite model metadata; it needs
 #                  libusb-1.0, installed from Debian when missing
@@ -33,14 +33,22 @@ make_venv() {  # make_venv DIR STAMP INSTALL_ARGS...
   echo "$stamp" > "$dir/.stamp"
 }
 
+install_tfjs_converter() {  # install_tfjs_converter VENV_DIR
+  if ! "$1/bin/pip" show -q tensorflowjs >/dev/null 2>&1; then
+    "$1/bin/pip" install -q --disable-pip-version-check --no-deps \
+      -r "$ROOT/requirements-tfjs.txt"
+  fi
+}
+
 make_venv "$ROOT/.venv" "$(stamp_of setup.py requirements-tfjs.txt)" \
   -e "$ROOT[test]"
-if ! "$ROOT/.venv/bin/pip" show -q tensorflowjs >/dev/null 2>&1; then
-  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check --no-deps \
-    -r "$ROOT/requirements-tfjs.txt"
-fi
-make_venv "$ROOT/.venv-legacy" "$(stamp_of requirements-legacy.txt)" \
+install_tfjs_converter "$ROOT/.venv"
+# The legacy venv also gets the converter: the tests run its TF Hub path
+# there on our TF1 modules (hub.Module), as tfhub.dev converted them.
+make_venv "$ROOT/.venv-legacy" \
+  "$(stamp_of requirements-legacy.txt requirements-tfjs.txt)" \
   -r "$ROOT/requirements-legacy.txt"
+install_tfjs_converter "$ROOT/.venv-legacy"
 make_venv "$ROOT/.venv-lite" "$(stamp_of requirements-lite.txt)" \
   -r "$ROOT/requirements-lite.txt"
 

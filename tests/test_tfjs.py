@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, images, run_node
+from tests.conftest import LEGACY_PYTHON, images, run_node
 
 # (config, parent TF1 versions) run in TF.js; both kinds of each.
 CASES = [("v1_025_128", 1), ("v1_025_128", 3), ("v1_100_224", 1),
@@ -145,6 +145,52 @@ def test_tensorflow_models_mobilenet_runs_our_models(
   np.testing.assert_allclose(embedding, want[0], atol=1e-4, rtol=0)
 
 
+def _model(model_dir):
+  """(model.json as data, the weight shards' bytes in manifest order)."""
+  with open(os.path.join(model_dir, "model.json"), encoding="utf-8") as f:
+    model = json.load(f)
+  shards = b""
+  for group in model["weightsManifest"]:
+    for path in group["paths"]:
+      with open(os.path.join(model_dir, path), "rb") as f:
+        shards += f.read()
+  return model, shards
+
+
+@pytest.mark.slow
+def test_conversion_is_what_the_tf_hub_path_makes(tfjs, tmp_path):
+  """The TF.js converter's own TF Hub path, run as tfhub.dev ran it on our
+  TF1 modules (`hub.Module` in the legacy venv, signature `default`,
+  frozen), gives our models: the same nodes with the same attributes, the
+  same signature and weights manifest, byte-identical weights."""
+  import subprocess
+  cases = [("v2_035_96", "classification", 3),
+           ("v1_025_128", "feature_vector", 3),
+           ("v1_025_128", "classification", 1)]
+  args, ours = [], []
+  for name, kind, version in cases:
+    v = tfjs(name)
+    args += [v.modules[f"google/imagenet/{v.cfg.model_name}/{kind}/{version}"],
+             str(tmp_path / f"{name}_{kind}_{version}")]
+    ours.append(v.modules[_tfjs_handle(v.cfg, kind, version)])
+  proc = subprocess.run(
+      [LEGACY_PYTHON, os.path.join(os.path.dirname(__file__),
+                                   "legacy_tfjs_converter.py"), *args],
+      capture_output=True, text=True, timeout=900,
+      env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ["PATH"]})
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  for reference_dir, our_dir in zip(args[1::2], ours):
+    (reference, reference_shards), (model, shards) = map(
+        _model, (reference_dir, our_dir))
+    assert model["format"] == reference["format"] == "graph-model"
+    assert model["signature"] == reference["signature"]
+    assert model["weightsManifest"] == reference["weightsManifest"]
+    nodes = {n["name"]: n for n in model["modelTopology"]["node"]}
+    assert nodes == {n["name"]: n for n in
+                     reference["modelTopology"]["node"]}, our_dir
+    assert shards == reference_shards, our_dir
+
+
 def test_lite_and_tfjs_outputs_are_at_their_published_handles(
     tmp_path, cache_dir):
   """The output tree of a Lite file and a TF.js model: each at its
@@ -157,7 +203,8 @@ def test_lite_and_tfjs_outputs_are_at_their_published_handles(
   out = str(tmp_path / "out")
   export(cfg, out, cache_dir, only=[lite, tfjs_model])
   files = sorted(os.path.relpath(os.path.join(d, f), out)
-                 for d, _, names in os.walk(out) for f in names)
+                 for d, _, names in os.walk(out) for f in names
+                 if not d.startswith(os.path.join(out, ".locks")))
   assert files == [
       f"{tfjs_model}.tar.gz",
       f"{tfjs_model}/group1-shard1of1.bin",

@@ -17,15 +17,13 @@ folding, op check, 4 MiB weight shards. Its `model.json` is then rewritten
 canonically (sorted keys): the converter's attribute order varies per run.
 """
 
-import importlib.util
 import json
 import os
-import sys
-import types
 
 import tensorflow.compat.v1 as tf
 
 from export.core import signatures
+from export.formats import tfjs_converter
 
 MODEL_FILE = "model.json"
 # hub.Module's scopes: where it applies signature `default`, and where it
@@ -34,43 +32,6 @@ APPLY_SCOPE = "module_apply_default"
 STATE_SCOPE = "module"
 SIGNATURE = "default"
 SHARD_BYTES = 4 * 1024 * 1024
-
-
-def _converter():
-  """tensorflowjs's TF SavedModel/Hub converter module.
-
-  tensorflowjs 4.22 is installed without its dependencies (scripts/setup.sh:
-  tensorflow-decision-forests pins another TensorFlow). Its package
-  `__init__`s import the JAX and Keras converters, which graph models do not
-  use, so its packages are entered without running them; and the converter
-  module imports tensorflow_decision_forests only to register TFDF ops for
-  SavedModels that hold decision forests, which no MobileNet does: an empty
-  module stands in for it, and only while importing.
-  """
-  name = "tensorflowjs.converters.tf_saved_model_conversion_v2"
-  if name in sys.modules:
-    return sys.modules[name]
-  spec = importlib.util.find_spec("tensorflowjs")
-  if spec is None:
-    raise RuntimeError("tensorflowjs is not installed: scripts/setup.sh "
-                       "installs tensorflowjs==4.22.0 (without its "
-                       "dependencies) into .venv")
-  root = spec.submodule_search_locations[0]
-  for package, path in (("tensorflowjs", root),
-                        ("tensorflowjs.converters",
-                         os.path.join(root, "converters"))):
-    if package not in sys.modules:
-      module = types.ModuleType(package)
-      module.__path__ = [path]
-      sys.modules[package] = module
-  tfdf = "tensorflow_decision_forests"
-  had_tfdf = tfdf in sys.modules
-  sys.modules.setdefault(tfdf, types.ModuleType(tfdf))
-  try:
-    return importlib.import_module(name)
-  finally:
-    if not had_tfdf:
-      del sys.modules[tfdf]
 
 
 def _node_name(tensor):
@@ -130,7 +91,7 @@ def convert(graph_def, input_name, output_name, values, output_dir):
   """Writes the TF.js model of a TF1 module's `default` signature (its
   inference graph `graph_def`, input and output op names) into
   `output_dir`: model.json and group1-shard<i>of<N>.bin."""
-  converter = _converter()
+  converter = tfjs_converter.load()
   from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
   with tf.Graph().as_default() as graph:
     tf.import_graph_def(frozen_graph(graph_def, input_name, output_name,
