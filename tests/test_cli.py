@@ -61,8 +61,8 @@ def test_only_exports_one_module_and_replaces_it_atomically(ckpt_prefix,
     assert f"] exported   {HANDLE}" in result.stdout
   assert sorted(os.listdir(out / HANDLE)) == ["saved_model.pb",
                                                "tfhub_module.pb", "variables"]
-  # No staging left behind (.locks: the lock files of overlapping runs).
-  assert sorted(os.listdir(out)) == [".locks", "google", "manifest.json"]
+  # No staging left behind.
+  assert sorted(os.listdir(out)) == ["google", "manifest.json"]
   assert sorted(os.listdir(out / "google/imagenet/mobilenet_v1_050_160")) == [
       "feature_vector"]
   assert sorted(os.listdir(out / HANDLE / "..")) == ["1", "1.tar.gz"]

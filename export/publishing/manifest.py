@@ -9,8 +9,8 @@ and whose files are still there, is up to date and skipped.
 Only the coordinating process writes the manifest, atomically (write aside,
 rename), after each module, so an interrupted run keeps what it finished.
 Runs that share an output directory may overlap: each update (`record`)
-re-reads the manifest and merges into it under an exclusive lock of
-`.locks/manifest`, so no run's entries overwrite another's; and a run
+re-reads the manifest and merges into it under an exclusive lock
+(`locks_dir`), so no run's entries overwrite another's; and a run
 exports a module only while it holds that module's lock (`ModuleLocks`), so
 two runs never write one module at once.
 """
@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import os
+import tempfile
 
 from export.publishing import package
 
@@ -110,9 +111,16 @@ def load(output_dir):
         f"--output_dir.") from None
 
 
-# Of the output directory: the lock files of the manifest and of each module.
-LOCKS_DIR = ".locks"
 MANIFEST_LOCK = "manifest"
+
+
+def locks_dir(output_dir):
+  """Where the lock files of the manifest and each module of `output_dir`
+  are: in the system's temporary directory, keyed by the output directory's
+  real path, so that an export that fails leaves nothing in the output
+  directory (runs on one machine share them; flock is local anyway)."""
+  key = hashlib.sha256(os.path.realpath(output_dir).encode()).hexdigest()
+  return os.path.join(tempfile.gettempdir(), "tfhub_export_locks", key[:24])
 
 
 @contextlib.contextmanager
@@ -133,7 +141,7 @@ def record(output_dir, entries):
   under the manifest's lock into what is there now (other runs may have
   recorded modules since this one read it). Returns the merged {handle:
   Entry}."""
-  with _locked(os.path.join(output_dir, LOCKS_DIR, MANIFEST_LOCK)):
+  with _locked(os.path.join(locks_dir(output_dir), MANIFEST_LOCK)):
     merged = load(output_dir)
     merged.update({e.handle: e for e in entries})
     save(output_dir, merged)
@@ -141,13 +149,13 @@ def record(output_dir, entries):
 
 
 class ModuleLocks:
-  """Locks of modules of an output directory, one file each under
-  `.locks/`, taken without waiting: a run exports a module only while it
-  holds its lock, and one that finds it held (another run is exporting it)
-  tries again later."""
+  """Locks of modules of an output directory, one file each (`locks_dir`),
+  taken without waiting: a run exports a module only while it holds its
+  lock, and one that finds it held (another run is exporting it) tries
+  again later."""
 
   def __init__(self, output_dir):
-    self.directory = os.path.join(output_dir, LOCKS_DIR)
+    self.directory = locks_dir(output_dir)
     self.held = {}  # handle -> fd
 
   def _path(self, handle):
