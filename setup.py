@@ -28,6 +28,11 @@ setuptools.setup(
         "tf-slim==1.1.0",
         "absl-py>=2.1",
         "PyYAML>=6.0",
+        # Publishing to Kaggle Models (export/destinations/kaggle*): the
+        # official client and the SDK it is built on, pinned because the
+        # tests' loopback stand-in follows these versions' requests.
+        "kagglehub==1.0.3",
+        "kagglesdk==0.1.38",
         # tensorflow-hub imports pkg_resources, which setuptools 82 removed;
         # Python 3.12+ venvs have no setuptools at all unless asked.
         "setuptools<82",

@@ -59,6 +59,12 @@ def render(cfg, module):
   return _LOADER.render(facts["layout"], facts)
 
 
+def render_template(name, facts):
+  """Renders template `name` (of templates/) with `facts`: pages other than
+  module cards, such as a Kaggle model's description."""
+  return _LOADER.render(name, facts)
+
+
 def render_all(configs):
   """Returns {docs-relative path: card text} for every module of `configs`."""
   cards = {}

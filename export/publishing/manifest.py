@@ -13,6 +13,10 @@ re-reads the manifest and merges into it under an exclusive lock
 (`locks_dir`), so no run's entries overwrite another's; and a run
 exports a module only while it holds that module's lock (`ModuleLocks`), so
 two runs never write one module at once.
+
+Destinations a module was published to (Kaggle Models) keep their records in
+the same file, under `publications` -> destination -> key, updated the same
+way (`record_publications`), so one file says what was made and where it went.
 """
 
 import contextlib
@@ -90,12 +94,22 @@ def load(output_dir):
       (damaged, or another tool's). Nothing is exported then: silently
       treating every module as stale would re-export them all.
   """
+  return _read(output_dir)[0]
+
+
+def load_publications(output_dir, destination):
+  """Returns {key: record dict} of `destination` (e.g. "kaggle")."""
+  return _read(output_dir)[1].get(destination, {})
+
+
+def _read(output_dir):
+  """({handle: Entry}, {destination: {key: record}}) of the manifest."""
   path = os.path.join(output_dir, FILENAME)
   try:
     with open(path, encoding="utf-8") as f:
       text = f.read()
   except FileNotFoundError:
-    return {}
+    return {}, {}
   except OSError as e:
     raise ManifestError(f"{path}: cannot read it: {e.strerror}") from None
   try:
@@ -103,7 +117,12 @@ def load(output_dir):
     if data.get("format_version") != FORMAT_VERSION:
       raise ValueError(f"format_version is {data.get('format_version')!r}, "
                        f"expected {FORMAT_VERSION}")
-    return {h: Entry(handle=h, **e) for h, e in data["modules"].items()}
+    publications = data.get("publications", {})
+    if not all(isinstance(records, dict)
+               for records in publications.values()):
+      raise ValueError("publications must map destinations to records")
+    return ({h: Entry(handle=h, **e) for h, e in data["modules"].items()},
+            publications)
   except (ValueError, KeyError, TypeError, AttributeError) as e:
     raise ManifestError(
         f"{path}: not a manifest of this exporter ({type(e).__name__}: {e}). "
@@ -142,9 +161,22 @@ def record(output_dir, entries):
   recorded modules since this one read it). Returns the merged {handle:
   Entry}."""
   with _locked(os.path.join(locks_dir(output_dir), MANIFEST_LOCK)):
-    merged = load(output_dir)
+    merged, publications = _read(output_dir)
     merged.update({e.handle: e for e in entries})
-    save(output_dir, merged)
+    _save(output_dir, merged, publications)
+  return merged
+
+
+def record_publications(output_dir, destination, records):
+  """Adds or replaces `records` ({key: JSON-able dict}) of `destination`,
+  merged under the manifest's lock like `record`. Returns the merged
+  {key: record} of the destination."""
+  with _locked(os.path.join(locks_dir(output_dir), MANIFEST_LOCK)):
+    entries, publications = _read(output_dir)
+    merged = dict(publications.get(destination, {}))
+    merged.update(records)
+    publications = dict(publications, **{destination: merged})
+    _save(output_dir, entries, publications)
   return merged
 
 
@@ -189,10 +221,12 @@ class ModuleLocks:
     self.release(list(self.held))
 
 
-def save(output_dir, entries):
+def _save(output_dir, entries, publications):
   data = {"format_version": FORMAT_VERSION, "modules": {
       h: {k: v for k, v in dataclasses.asdict(e).items() if k != "handle"}
       for h, e in sorted(entries.items())}}
+  if publications:
+    data["publications"] = publications
   os.makedirs(output_dir, exist_ok=True)
   path = os.path.join(output_dir, FILENAME)
   tmp = f"{path}.tmp-{os.getpid()}"

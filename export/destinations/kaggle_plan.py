@@ -1,0 +1,363 @@
+"""What publishing an output directory to Kaggle Models means: the plan.
+
+`plan()` turns configs (and the modules an export recorded) into the Kaggle
+models, variations and versions they become (`kaggle_layout`), with their
+texts (`kaggle_texts`) and files, in publishing order: every variation's
+versions ascending, as Kaggle numbers them. `module_files()` reads a
+version's files and checks them against the manifest, so only what the
+export made is published. `write_staging()` writes the plan as the kaggle
+CLI's folders. Nothing here talks to Kaggle.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+
+from export.core import published
+from export.destinations import kaggle_layout
+from export.destinations import kaggle_texts
+
+MODEL_METADATA_FILE = "model-metadata.json"            # The kaggle CLI's.
+INSTANCE_METADATA_FILE = "model-instance-metadata.json"
+STAGING_PLAN_FILE = "plan.json"
+INSTANCE_TYPE = "BaseModel"
+
+
+class PlanError(ValueError):
+  """What was asked cannot be published (unknown handle, module not exported
+  or changed since)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  owner: str
+  slug: str
+  title: str
+  subtitle: str
+  description: str
+  publish_time: str        # YYYY-MM-DD.
+  provenance_sources: str
+  is_private: bool
+
+  @property
+  def handle(self):
+    return f"{self.owner}/{self.slug}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variation:
+  owner: str
+  model: str
+  framework: str
+  slug: str
+  overview: str
+  usage: str
+  fine_tunable: bool
+  license_name: str = kaggle_texts.LICENSE_NAME
+  training_data: tuple = (kaggle_texts.TRAINING_DATA,)
+  instance_type: str = INSTANCE_TYPE
+
+  @property
+  def handle(self):
+    return f"{self.owner}/{self.model}/{self.framework}/{self.slug}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+  kaggle: kaggle_layout.KaggleVersion
+  module: str              # The module's handle (the manifest's key).
+  config: str
+  module_dir: str          # Where its files are, if exported.
+  notes: str
+  lite_file: str = None    # A Lite version's one file, as Kaggle names it.
+
+  @property
+  def handle(self):
+    return self.kaggle.handle
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  models: tuple
+  variations: tuple
+  versions: tuple          # Publishing order.
+
+
+def parse_owners(text):
+  """`--owner`: one slug for every publisher, or `publisher=slug,...`.
+  Returns {publisher: owner} (publishers not named keep their name)."""
+  if not text:
+    return {}
+  if "=" not in text:
+    return {p: text for p in _publishers()}
+  owners = {}
+  for part in text.split(","):
+    publisher, sep, owner = part.partition("=")
+    if not sep or not publisher or not owner:
+      raise PlanError(f"--owner: {part!r} is not allowed; expected SLUG or "
+                      "publisher=SLUG,... (e.g. google=me,tensorflow=me)")
+    owners[publisher.strip()] = owner.strip()
+  return owners
+
+
+def _publishers():
+  return (published.DEFAULT_PUBLISHER, published.LITE_PUBLISHER)
+
+
+def _selected(configs, owners, only):
+  """[(cfg, module, KaggleVersion)] of `configs` that tfhub.dev served,
+  narrowed to `only` (module handles or Kaggle handles, with or without
+  their version)."""
+  found = []
+  for cfg in configs:
+    for module in cfg.modules:
+      kv = kaggle_layout.locate(cfg, module, owners)
+      if kv is not None:
+        found.append((cfg, module, kv))
+  if not only:
+    return found
+  wanted = set(only)
+  chosen = [(c, m, kv) for c, m, kv in found
+            if {m.handle, kv.handle, kv.variation_handle} & wanted]
+  known = {name for _, m, kv in found
+           for name in (m.handle, kv.handle, kv.variation_handle)}
+  unknown = sorted(wanted - known)
+  if unknown:
+    example = (f" (e.g. {found[0][1].handle} or {found[0][2].handle})"
+               if found else "")
+    raise PlanError(f"--only: {', '.join(unknown)} is not allowed; expected "
+                    "a module handle or Kaggle handle of the configs"
+                    + example)
+  return chosen
+
+
+def _lite_file(module):
+  # Kaggle serves a migrated Lite version's file as `<tfhub version>.tflite`
+  # ("Download 1.tflite from Kaggle", tests/testdata/kaggle_layout E19).
+  return f"{module.handle.rsplit('/', 1)[1]}.tflite"
+
+
+def plan(configs, output_dir, owners=None, only=None, public=False):
+  """The Plan of publishing `configs`' modules (see module docstring)."""
+  selected = _selected(configs, owners, only)
+  everything = _selected(configs, owners, None)
+  links = {m.handle: kv for _, m, kv in everything}
+  # A variation's texts come from its first version's module, a model's
+  # description from all its modules (even those not selected).
+  first, members = {}, {}
+  for cfg, module, kv in sorted(everything, key=lambda x: x[2].version):
+    first.setdefault(kv.variation_handle, (cfg, module, kv))
+    members.setdefault((kv.owner, kv.model), []).append((cfg, module))
+  models, variations, versions = {}, {}, []
+  for cfg, module, kv in selected:
+    if (kv.owner, kv.model) not in models:
+      family = published.FAMILIES[cfg.architecture]
+      models[(kv.owner, kv.model)] = Model(
+          owner=kv.owner, slug=kv.model, title=family.title,
+          subtitle=kaggle_texts.SUBTITLES[cfg.architecture],
+          description=kaggle_texts.model_card(
+              cfg.architecture, members[(kv.owner, kv.model)], kv.owner),
+          publish_time=kaggle_texts.PUBLISH_DATES[cfg.architecture],
+          provenance_sources=(
+              f"TF-Slim {family.title} checkpoints: {family.archive_root}"),
+          is_private=not public)
+    if kv.variation_handle not in variations:
+      f_cfg, f_module, _ = first[kv.variation_handle]
+      texts = kaggle_texts.variation_texts(f_cfg, f_module, links)
+      variations[kv.variation_handle] = Variation(
+          owner=kv.owner, model=kv.model, framework=kv.framework,
+          slug=kv.variation, overview=texts["overview"],
+          usage=texts["usage"], fine_tunable=texts["fine_tunable"])
+    versions.append(Version(
+        kaggle=kv, module=module.handle, config=cfg.name,
+        module_dir=os.path.join(output_dir, module.handle),
+        notes=kaggle_texts.version_notes(cfg, module),
+        lite_file=_lite_file(module) if module.is_lite else None))
+  versions.sort(key=lambda v: (v.kaggle.variation_handle, v.kaggle.version))
+  return Plan(models=tuple(models[k] for k in sorted(models)),
+              variations=tuple(variations[k] for k in sorted(variations)),
+              versions=tuple(versions))
+
+
+# --- A version's files --------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class VersionFiles:
+  files: tuple             # ((name on Kaggle, local path, sha256, size), ...)
+
+  @property
+  def size(self):
+    return sum(f[3] for f in self.files)
+
+  @property
+  def sha256(self):
+    """Of the whole version: sha256 of its `sha256  name` lines, sorted."""
+    lines = "".join(f"{sha}  {name}\n" for name, _, sha, _ in self.files)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+  def listing(self):
+    return {name: sha for name, _, sha, _ in self.files}
+
+
+def _sha256(path):
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def _walk(module_dir):
+  """{relative path: absolute path} of the files below `module_dir`."""
+  return {os.path.relpath(os.path.join(d, n), module_dir).replace(os.sep, "/"):
+          os.path.join(d, n)
+          for d, _, names in os.walk(module_dir) for n in names}
+
+
+def sizes(version):
+  """(number of files, bytes) of an exported version, from the file system
+  only (no hashing): what --dry_run shows. (0, 0) if not exported."""
+  files = _walk(version.module_dir) if os.path.isdir(version.module_dir) else {}
+  return len(files), sum(os.path.getsize(p) for p in files.values())
+
+
+def module_files(version, entries, output_dir):
+  """The VersionFiles of `version`, checked against the manifest (`entries`,
+  {handle: manifest.Entry}): the module must be recorded, its served archive
+  must have the recorded sha256, and its directory must hold exactly the
+  archive's files with the same bytes.
+
+  Raises:
+    PlanError: naming the module and what differs.
+  """
+  entry = entries.get(version.module)
+  where = f"{version.module} (for {version.handle})"
+  if entry is None:
+    raise PlanError(f"{where}: not in {output_dir}/manifest.json; export it "
+                    f"first (python -m export.one --config {version.config} "
+                    f"--output_dir {output_dir})")
+  archive = os.path.join(output_dir, entry.archive)
+  if not os.path.isfile(archive) or not os.path.isdir(version.module_dir):
+    raise PlanError(f"{where}: {archive if not os.path.isfile(archive) else version.module_dir} "
+                    "is missing; export the module again")
+  if _sha256(archive) != entry.sha256:
+    raise PlanError(f"{where}: {archive} differs from the sha256 the "
+                    "manifest recorded; export the module again")
+  on_disk = _walk(version.module_dir)
+  hashes = {name: _sha256(path) for name, path in on_disk.items()}
+  if version.lite_file:
+    recorded = {published.LITE_MODEL_FILE: entry.sha256}
+  else:
+    recorded = {}
+    with tarfile.open(archive, "r:gz") as tar:
+      for member in tar:
+        if member.isfile():
+          digest = hashlib.sha256()
+          for block in iter(lambda f=tar.extractfile(member): f.read(1 << 20),
+                            b""):
+            digest.update(block)
+          recorded[member.name] = digest.hexdigest()
+  changed = sorted(n for n in set(recorded) | set(hashes)
+                   if recorded.get(n) != hashes.get(n))
+  if changed:
+    raise PlanError(f"{where}: {', '.join(changed)} in {version.module_dir} "
+                    "differ from what the manifest recorded; export the "
+                    "module again")
+  files = sorted(
+      (version.lite_file if version.lite_file else name, path, hashes[name],
+       os.path.getsize(path)) for name, path in on_disk.items())
+  return VersionFiles(files=tuple(files))
+
+
+# --- The kaggle CLI's files ---------------------------------------------------
+
+def model_metadata(model):
+  """A model's `model-metadata.json` (the kaggle CLI's fields)."""
+  return {"ownerSlug": model.owner, "slug": model.slug, "title": model.title,
+          "subtitle": model.subtitle, "isPrivate": model.is_private,
+          "description": model.description,
+          "publishTime": model.publish_time,
+          "provenanceSources": model.provenance_sources}
+
+
+def instance_metadata(variation):
+  """A variation's `model-instance-metadata.json` (the kaggle CLI's)."""
+  return {"ownerSlug": variation.owner, "modelSlug": variation.model,
+          "instanceSlug": variation.slug, "framework": variation.framework,
+          "overview": variation.overview, "usage": variation.usage,
+          "licenseName": variation.license_name,
+          "fineTunable": variation.fine_tunable,
+          "trainingData": list(variation.training_data),
+          "modelInstanceType": variation.instance_type,
+          "baseModelInstance": "", "externalBaseModelUrl": ""}
+
+
+def _write_json(path, data):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(data, f, indent=2, sort_keys=True)
+    f.write("\n")
+
+
+def _link(source, dest):
+  os.makedirs(os.path.dirname(dest), exist_ok=True)
+  try:
+    os.link(source, dest)
+  except OSError:  # Another file system: copy.
+    shutil.copyfile(source, dest)
+
+
+def write_staging(the_plan, files_of, staging_dir):
+  """Writes the plan as the kaggle CLI's folders into `staging_dir` (built
+  aside, then renamed into place):
+
+    <owner>/<model>/model-metadata.json      kaggle models create -p DIR
+    <owner>/<model>/<framework>/<variation>/<n>/
+        the version's files, hard-linked; version 1 also holds
+        model-instance-metadata.json         kaggle models instances create
+                                             -p DIR --dir-mode zip
+    plan.json                                the versions in order, with
+                                             their notes and commands
+
+  `files_of(version)` gives a version's VersionFiles.
+  """
+  if os.path.exists(staging_dir):
+    raise PlanError(f"--staging_dir: {staging_dir} exists; choose a new "
+                    "directory")
+  tmp = f"{staging_dir.rstrip(os.sep)}.tmp-{os.getpid()}"
+  shutil.rmtree(tmp, ignore_errors=True)
+  variations = {v.handle: v for v in the_plan.variations}
+  steps = []
+  try:
+    for model in the_plan.models:
+      folder = os.path.join(tmp, model.owner, model.slug)
+      _write_json(os.path.join(folder, MODEL_METADATA_FILE),
+                  model_metadata(model))
+      steps.append({"create_model": model.handle,
+                    "command": f"kaggle models create -p {model.handle}"})
+    for version in the_plan.versions:
+      kv = version.kaggle
+      folder = os.path.join(tmp, kv.owner, kv.model, kv.framework,
+                            kv.variation, str(kv.version))
+      for name, path, _, _ in files_of(version).files:
+        _link(path, os.path.join(folder, name))
+      relative = os.path.relpath(folder, tmp)
+      if kv.version == 1:
+        _write_json(os.path.join(folder, INSTANCE_METADATA_FILE),
+                    instance_metadata(variations[kv.variation_handle]))
+        command = (f"kaggle models instances create -p {relative} "
+                   "--dir-mode zip")
+      else:
+        command = (f"kaggle models instances versions create "
+                   f"{kv.variation_handle} -p {relative} --dir-mode zip "
+                   "--version-notes \"$(cat NOTES)\"")
+      steps.append({"version": kv.handle, "module": version.module,
+                    "folder": relative, "notes": version.notes,
+                    "command": command})
+    _write_json(os.path.join(tmp, STAGING_PLAN_FILE), {"steps": steps})
+    os.replace(tmp, staging_dir)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,273 @@
+"""Kaggle Models' API, one small function per call, through the official
+client: `kagglehub` for credentials and the file uploads (its resumable
+blob uploads, and one `archive.zip` for more than 50 files), the `kagglesdk`
+it is built on for the calls kagglehub has none for (a model and a variation
+with their metadata, a version with its notes).
+
+The real client retries only dropped upload connections and is not
+idempotent (a create whose reply is lost made its version all the same), so
+`retrying` retries transient failures (HTTP 5xx, dropped connections) of
+reads and uploads only; creates are made safe by the caller, which reads the
+service's state before repeating one (kaggle_publish).
+
+Nothing the client prints reaches the output: in its TEST environment
+kagglesdk prints every request with its Authorization header (`_quiet`).
+"""
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+import time
+
+import requests
+
+RETRIES = 4
+RETRY_WAIT_SECONDS = 2.0   # Doubles after each failure.
+NOT_FOUND, UNAUTHORIZED, FORBIDDEN = 404, 401, 403
+
+
+class ServiceError(RuntimeError):
+  """A call failed for good (after its retries, or not transient)."""
+
+
+class CredentialsError(ServiceError):
+  """No credentials, or the service refused them."""
+
+
+class TransientError(ServiceError):
+  """HTTP 5xx or a dropped connection."""
+
+
+@contextlib.contextmanager
+def _quiet():
+  """Swallows what the client prints (requests with their credentials in
+  kagglesdk's TEST environment; progress bars) and logs."""
+  logger = logging.getLogger("kagglehub")
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    with contextlib.redirect_stdout(io.StringIO()), \
+        contextlib.redirect_stderr(io.StringIO()):
+      yield
+  finally:
+    logger.setLevel(level)
+
+
+def check_credentials():
+  """Raises CredentialsError unless kagglehub finds credentials
+  (KAGGLE_API_TOKEN, KAGGLE_USERNAME and KAGGLE_KEY, or kaggle.json)."""
+  from kagglehub import config  # pylint: disable=g-import-not-at-top
+  try:
+    found = config.get_kaggle_credentials()
+  except ValueError as e:  # A kaggle.json without its keys.
+    raise CredentialsError(str(e)) from None
+  if not found:
+    raise CredentialsError(
+        "no Kaggle credentials: set KAGGLE_API_TOKEN, or KAGGLE_USERNAME and "
+        "KAGGLE_KEY, or write kaggle.json (in $KAGGLE_CONFIG_DIR or "
+        "~/.kaggle); see https://www.kaggle.com/settings")
+
+
+def _status(error):
+  response = getattr(error, "response", None)
+  return getattr(response, "status_code", None)
+
+
+def _classify(error, what):
+  """The ServiceError of a client exception."""
+  status = _status(error)
+  if status == UNAUTHORIZED:
+    return CredentialsError(f"{what}: Kaggle refused the credentials "
+                            f"(HTTP {status})")
+  if status == FORBIDDEN:
+    return ServiceError(f"{what}: Kaggle refused access (HTTP {status}); "
+                        "are these credentials an owner's? (--owner)")
+  if (status is not None and status >= 500) or isinstance(
+      error, (requests.ConnectionError, requests.Timeout)):
+    return TransientError(f"{what}: {type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}"
+                          .rstrip(": "))
+  from kagglehub import exceptions  # pylint: disable=g-import-not-at-top
+  if isinstance(error, exceptions.BackendError) and (
+      "status code 5" in str(error)):  # An upload's HTTP 5xx.
+    return TransientError(f"{what}: {error}")
+  return ServiceError(f"{what}: {type(error).__name__}: {error}")
+
+
+def _call(what, fn):
+  """Runs fn() quietly, mapping client exceptions to ServiceError."""
+  try:
+    with _quiet():
+      return fn()
+  except ServiceError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    raise _classify(e, what) from None
+
+
+def retrying(what, fn, retries=RETRIES, wait=RETRY_WAIT_SECONDS,
+             sleep=time.sleep):
+  """fn() with up to `retries` more tries after a TransientError, waiting
+  `wait` seconds, doubled each time."""
+  for attempt in range(retries + 1):
+    try:
+      return fn()
+    except TransientError as e:
+      if attempt == retries:
+        raise TransientError(f"{e} (gave up after {retries + 1} tries)"
+                             ) from None
+      sleep(wait * 2 ** attempt)
+
+
+def _client():
+  from kagglehub import clients  # pylint: disable=g-import-not-at-top
+  return clients.build_kaggle_client()
+
+
+def _framework(variation):
+  from kagglehub import handle  # pylint: disable=g-import-not-at-top
+  return handle.parse_model_handle(variation.handle).framework_enum()
+
+
+def _created(what, response):
+  """Checks a create call's answer (errors come with HTTP 200)."""
+  data = response.to_dict() if hasattr(response, "to_dict") else response
+  if data.get("error"):
+    raise ServiceError(f"{what}: Kaggle answered: {data['error']}")
+  return data
+
+
+# --- Reads ----------------------------------------------------------------------
+
+def get_model(owner, slug):
+  """The model's fields (dict), or None if there is none."""
+  from kagglesdk.models.types import model_api_service as api  # pylint: disable=g-import-not-at-top
+  request = api.ApiGetModelRequest()
+  request.owner_slug, request.model_slug = owner, slug
+
+  def read():
+    with _client() as client:
+      try:
+        return client.models.model_api_client.get_model(request).to_dict()
+      except requests.HTTPError as e:
+        if _status(e) == NOT_FOUND:
+          return None
+        raise
+  return _call(f"GetModel {owner}/{slug}", read)
+
+
+def latest_version(variation):
+  """The variation's latest version number on Kaggle; 0 if it has none."""
+  from kagglesdk.models.types import model_api_service as api  # pylint: disable=g-import-not-at-top
+  request = api.ApiGetModelInstanceRequest()
+  request.owner_slug, request.model_slug = variation.owner, variation.model
+  request.framework = _framework(variation)
+  request.instance_slug = variation.slug
+
+  def read():
+    with _client() as client:
+      try:
+        return client.models.model_api_client.get_model_instance(
+            request).version_number
+      except requests.HTTPError as e:
+        if _status(e) == NOT_FOUND:
+          return 0
+        raise
+  return _call(f"GetModelInstance {variation.handle}", read)
+
+
+# --- Uploads and creates --------------------------------------------------------
+
+def upload(handle, files):
+  """Uploads VersionFiles `files` (named as on Kaggle) with kagglehub's
+  uploader; returns its UploadDirectoryInfo (the blob tokens)."""
+  from kagglehub import gcs_upload  # pylint: disable=g-import-not-at-top
+  from kagglesdk.blobs.types.blob_api_service import ApiBlobType  # pylint: disable=g-import-not-at-top
+  folder = tempfile.mkdtemp(prefix="kaggle-upload-")
+  try:
+    for name, path, _, _ in files.files:
+      dest = os.path.join(folder, name)
+      os.makedirs(os.path.dirname(dest), exist_ok=True)
+      try:
+        os.link(path, dest)
+      except OSError:
+        shutil.copyfile(path, dest)
+    return _call(f"uploading the files of {handle}",
+                 lambda: gcs_upload.upload_files_and_directories(
+                     folder, ignore_patterns=[], item_type=ApiBlobType.MODEL,
+                     quiet=True))
+  finally:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def create_model(model):
+  """Creates `model` (kaggle_plan.Model) with its metadata."""
+  import datetime  # pylint: disable=g-import-not-at-top
+  from kagglesdk.models.types import model_api_service as api  # pylint: disable=g-import-not-at-top
+  request = api.ApiCreateModelRequest()
+  request.owner_slug, request.slug = model.owner, model.slug
+  request.title, request.subtitle = model.title, model.subtitle
+  request.is_private = model.is_private
+  request.description = model.description
+  request.publish_time = datetime.datetime.strptime(model.publish_time,
+                                                    "%Y-%m-%d")
+  request.provenance_sources = model.provenance_sources
+  what = f"CreateModel {model.handle}"
+
+  def create():
+    with _client() as client:
+      return _created(what, client.models.model_api_client.create_model(
+          request))
+  return _call(what, create)
+
+
+def create_variation(variation, tokens):
+  """Creates `variation` (kaggle_plan.Variation) with its metadata and its
+  version 1 of the uploaded files `tokens`."""
+  from kagglesdk.models.types import model_api_service as api  # pylint: disable=g-import-not-at-top
+  from kagglesdk.models.types import model_enums  # pylint: disable=g-import-not-at-top
+  proto = tokens.to_proto()
+  body = api.ApiCreateModelInstanceRequestBody()
+  body.instance_slug = variation.slug
+  body.framework = _framework(variation)
+  body.overview, body.usage = variation.overview, variation.usage
+  body.fine_tunable = variation.fine_tunable
+  body.training_data = list(variation.training_data)
+  body.license_name = variation.license_name
+  body.model_instance_type = (
+      model_enums.ModelInstanceType.MODEL_INSTANCE_TYPE_BASE_MODEL)
+  body.files, body.directories = proto.files, proto.directories
+  request = api.ApiCreateModelInstanceRequest()
+  request.owner_slug, request.model_slug = variation.owner, variation.model
+  request.body = body
+  what = f"CreateModelInstance {variation.handle}"
+
+  def create():
+    with _client() as client:
+      return _created(what, client.models.model_api_client
+                      .create_model_instance(request))
+  return _call(what, create)
+
+
+def create_version(variation, notes, tokens):
+  """Creates the next version of `variation` from the uploaded `tokens`."""
+  from kagglesdk.models.types import model_api_service as api  # pylint: disable=g-import-not-at-top
+  proto = tokens.to_proto()
+  body = api.ApiCreateModelInstanceVersionRequestBody()
+  body.version_notes = notes
+  body.files, body.directories = proto.files, proto.directories
+  request = api.ApiCreateModelInstanceVersionRequest()
+  request.owner_slug, request.model_slug = variation.owner, variation.model
+  request.framework = _framework(variation)
+  request.instance_slug = variation.slug
+  request.body = body
+  what = f"CreateModelInstanceVersion {variation.handle}"
+
+  def create():
+    with _client() as client:
+      return _created(what, client.models.model_api_client
+                      .create_model_instance_version(request))
+  return _call(what, create)
