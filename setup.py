@@ -39,5 +39,7 @@ setuptools.setup(
     ],
     # The LiteRT interpreter (TFLite's runtime) runs converted models in the
     # tests and benchmarks.
-    extras_require={"test": ["pytest>=8", "ai-edge-litert==2.3.*"]},
+    # The kaggle CLI reads the --staging_dir folders in the tests.
+    extras_require={"test": ["pytest>=8", "ai-edge-litert==2.3.*",
+                             "kaggle==2.2.5"]},
 )

@@ -3,11 +3,13 @@
 Kaggle numbers a variation's versions itself and never deletes one, so the
 order of work is what keeps the numbers right:
 
-1. Each model is read (GetModel) and created with its metadata if missing.
-2. For each variation, the service's latest version number is read
-   (GetModelInstance) before anything is created in it. A version already
-   there is skipped if the manifest records it as ours with the same files;
-   one the manifest does not record is someone else's: stop, naming it.
+1. Before anything is created, each variation's latest version number is
+   read (GetModelInstance). A version already there is skipped if the
+   manifest records it as ours with the same files; one the manifest does
+   not record is someone else's, and a version whose number would not come
+   out right (its predecessors not published) is refused: either stops the
+   run, naming every such version, with nothing created.
+2. Each model is read (GetModel) and created with its metadata if missing.
 3. A missing version is published only if it is the next number: its files
    are uploaded (retried on transient failures), the manifest records it as
    `creating`, then the variation (with its metadata, for version 1) or the
@@ -68,17 +70,31 @@ class Publisher:
         self.output_dir, DESTINATION, {version.handle: record})
 
   def run(self):
+    """Reads the service's state of every variation, checks it against the
+    records, and only then creates what is missing, in order."""
     kaggle_service.check_credentials()
+    variations = {v.handle: v for v in self.plan.variations}
+    todo = []  # (variation, version, files)
+    problems = []
+    for handle, versions in self._by_variation().items():
+      try:
+        todo.extend(self._missing(variations[handle], versions))
+      except (PublishError, kaggle_plan.PlanError) as e:
+        problems.append(str(e))
+    if problems:
+      raise PublishError("nothing was created:\n  " + "\n  ".join(problems))
     for model in self.plan.models:
       self._ensure_model(model)
-    variations = {v.handle: v for v in self.plan.variations}
+    for variation, version, files in todo:
+      self._create(variation, version, files)
+    return self.counts
+
+  def _by_variation(self):
     by_variation = {}
     for version in self.plan.versions:
       by_variation.setdefault(version.kaggle.variation_handle, []).append(
           version)
-    for handle, versions in by_variation.items():
-      self._publish_variation(variations[handle], versions)
-    return self.counts
+    return by_variation
 
   def _ensure_model(self, model):
     found = self._retrying(
@@ -93,45 +109,43 @@ class Publisher:
     return self._retrying(f"GetModelInstance {variation.handle}",
                           lambda: kaggle_service.latest_version(variation))
 
-  def _check_ours(self, variation, number):
-    """Version `number` on the service must be one this tool recorded."""
-    if number == 0:
-      return
-    handle = f"{variation.handle}/{number}"
-    if handle not in self.records:
-      raise PublishError(
-          f"{handle} is on Kaggle but {self.output_dir}/manifest.json does "
-          "not record publishing it: someone else published there (or "
-          "another output directory did). Kaggle versions cannot be "
-          "deleted, so nothing more was created in this variation; check "
-          f"it, then publish elsewhere (--owner) or record it by hand.")
-
-  def _publish_variation(self, variation, versions):
+  def _missing(self, variation, versions):
+    """[(variation, version, files)] of `versions` not on Kaggle yet, after
+    checking that what is there is what this tool recorded."""
     latest = self._latest(variation)
+    if latest:
+      handle = f"{variation.handle}/{latest}"
+      if handle not in self.records:
+        raise PublishError(
+            f"{handle} is on Kaggle but {self.output_dir}/manifest.json does "
+            "not record publishing it: someone else published there (or "
+            "from another output directory). Kaggle versions cannot be "
+            "deleted; check it, then publish elsewhere (--owner).")
+    missing = []
+    expected = latest + 1
     for version in versions:
-      number = version.kaggle.version
       files = kaggle_plan.module_files(version, self.entries,
                                        self.output_dir)
-      record = self.records.get(version.handle)
-      if number <= latest:
-        self._already_there(version, files, record)
-        continue
-      self._check_ours(variation, latest)
-      if number != latest + 1:
+      if version.kaggle.version <= latest:
+        self._already_there(version, files)
+      elif version.kaggle.version != expected:
         raise PublishError(
             f"{version.handle}: Kaggle's latest version of "
-            f"{variation.handle} is {latest}, so this one would be numbered "
-            f"{latest + 1}; publish the versions before it first (they are "
-            "not in this run's --configs/--only)")
-      self._create(variation, version, files)
-      latest = number
+            f"{variation.handle} is {latest}, so it would be numbered "
+            f"{expected}; publish the versions before it too (widen "
+            "--configs/--only)")
+      else:
+        missing.append((variation, version, files))
+        expected += 1
+    return missing
 
-  def _already_there(self, version, files, record):
+  def _already_there(self, version, files):
+    record = self.records.get(version.handle)
     if record is None:
       raise PublishError(
           f"{version.handle} is on Kaggle but {self.output_dir}/"
           "manifest.json does not record publishing it: someone else "
-          "published there. Nothing more was created in this variation.")
+          "published there.")
     if record["sha256"] != files.sha256:
       raise PublishError(
           f"{version.handle} on Kaggle holds other files (sha256 "
