@@ -336,10 +336,10 @@ class StandIn:
   """The stand-in served on localhost:PORT from a thread."""
 
   def __init__(self):
-    self.state = State()
-    handler = type("BoundHandler", (Handler,), {"state": self.state})
+    self.handler = type("BoundHandler", (Handler,), {})
+    self.use(State())
     self.server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT),
-                                                  handler)
+                                                  self.handler)
     self.server.daemon_threads = True
     self.thread = threading.Thread(target=self.server.serve_forever,
                                    daemon=True)
@@ -348,8 +348,10 @@ class StandIn:
     self.thread.start()
     return self
 
-  def reset(self):
-    self.state.__init__()
+  def use(self, state):
+    """Serves `state` from now on (a fresh one: `use(State())`)."""
+    self.state = self.handler.state = state
+    return state
 
   def __exit__(self, *exc):
     self.server.shutdown()

@@ -160,9 +160,13 @@ class Publisher:
     self.counts["already there"] += 1
 
   def _create(self, variation, version, files):
-    tokens = self._retrying(
-        f"uploading {version.handle}",
-        lambda: kaggle_service.upload(version.handle, files))
+    try:
+      tokens = self._retrying(
+          f"uploading {version.handle}",
+          lambda: kaggle_service.upload(version.handle, files))
+    except kaggle_service.TransientError as e:
+      raise PublishError(f"{e}; nothing was created for it, rerun to "
+                         "continue") from None
     self._save(version, files, CREATING)
     for attempt in range(self.options.retries + 1):
       try:

@@ -87,9 +87,8 @@ def _classify(error, what):
                         "are these credentials an owner's? (--owner)")
   if (status is not None and status >= 500) or isinstance(
       error, (requests.ConnectionError, requests.Timeout)):
-    return TransientError(f"{what}: {type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else ''}"
-                          .rstrip(": "))
+    detail = f"HTTP {status}" if status else type(error).__name__
+    return TransientError(f"{what}: {detail}")
   from kagglehub import exceptions  # pylint: disable=g-import-not-at-top
   if isinstance(error, exceptions.BackendError) and (
       "status code 5" in str(error)):  # An upload's HTTP 5xx.

@@ -1,0 +1,478 @@
+"""`python -m export.kaggle` against a loopback stand-in of Kaggle's API
+(tests/kaggle_stand_in.py), driven by the real kagglehub/kagglesdk client.
+
+The expected handles below are written from the public evidence of how
+Google's MobileNets are laid out on Kaggle (tests/testdata/kaggle_layout:
+models, framework spellings, variation slugs, tfhub.dev versions renumbered
+per framework), not from the exporter's own rules.
+"""
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import kaggle_stand_in
+from tests.conftest import REPO, export, images
+
+pytestmark = pytest.mark.slow
+
+CONFIGS = ("v1_050_160", "v1_025_128_quant", "v2_100_224")
+G1, G2 = "google/mobilenet-v1", "google/mobilenet-v2"
+T1, T2 = "tensorflow/mobilenet-v1", "tensorflow/mobilenet-v2"
+
+
+def _expected():
+  """{tfhub.dev handle: Kaggle handle} of the three configs' modules."""
+  want = {}
+  for kind, slug in (("classification", "classification"),
+                     ("feature_vector", "feature-vector")):
+    v1 = f"google/imagenet/mobilenet_v1_050_160/{kind}"
+    want.update({f"{v1}/1": f"{G1}/tensorFlow1/050-160-{slug}/1",
+                 f"{v1}/3": f"{G1}/tensorFlow1/050-160-{slug}/2",
+                 f"{v1}/4": f"{G1}/tensorFlow2/050-160-{slug}/1",
+                 f"{v1}/5": f"{G1}/tensorFlow2/050-160-{slug}/2"})
+    js = f"google/tfjs-model/imagenet/mobilenet_v1_050_160/{kind}"
+    want.update({f"{js}/1/default/1": f"{G1}/tfJs/050-160-{slug}/1",
+                 f"{js}/3/default/1": f"{G1}/tfJs/050-160-{slug}/2"})
+    q = f"google/imagenet/mobilenet_v1_025_128/quantops/{kind}"
+    want.update({f"{q}/1": f"{G1}/tensorFlow1/025-128-quantops-{slug}/1",
+                 f"{q}/3": f"{G1}/tensorFlow1/025-128-quantops-{slug}/2"})
+    v2 = f"google/imagenet/mobilenet_v2_100_224/{kind}"
+    js2 = f"google/tfjs-model/imagenet/mobilenet_v2_100_224/{kind}"
+    for n in (1, 2, 3):
+      want[f"{v2}/{n}"] = f"{G2}/tensorFlow1/100-224-{slug}/{n}"
+      want[f"{js2}/{n}/default/1"] = f"{G2}/tfJs/100-224-{slug}/{n}"
+    want.update({f"{v2}/4": f"{G2}/tensorFlow2/100-224-{slug}/1",
+                 f"{v2}/5": f"{G2}/tensorFlow2/100-224-{slug}/2"})
+  lite = "tensorflow/lite-model"
+  for name, model, slug in (("mobilenet_v1_0.50_160", T1, "0-50-160"),
+                            ("mobilenet_v1_0.25_128_quantized", T1,
+                             "0-25-128-quantized"),
+                            ("mobilenet_v2_1.0_224", T2, "1-0-224")):
+    want[f"{lite}/{name}/1/default/1"] = f"{model}/tfLite/{slug}/1"
+    want[f"{lite}/{name}/1/metadata/1"] = f"{model}/tfLite/{slug}-metadata/1"
+  return want
+
+
+EXPECTED = _expected()
+
+
+@pytest.fixture(scope="session")
+def kaggle_exports(tmp_path_factory, cache_dir):
+  """One output directory with every module of CONFIGS (synthetic)."""
+  from export.core import config
+  out = str(tmp_path_factory.mktemp("kaggle_exports"))
+  for name in CONFIGS:
+    export(config.load(name), out, cache_dir)
+  return out
+
+
+@pytest.fixture(scope="session")
+def stand_in():
+  with kaggle_stand_in.StandIn() as server:
+    yield server
+
+
+@pytest.fixture
+def service(stand_in):
+  """A fresh, empty service for one test."""
+  return stand_in.use(kaggle_stand_in.State())
+
+
+def _copy(out, dest):
+  """A copy of output directory `out` (files hard-linked; its own
+  manifest, whose Kaggle records the test's runs write)."""
+  shutil.copytree(out, dest, copy_function=os.link)
+  os.remove(os.path.join(dest, "manifest.json"))
+  shutil.copyfile(os.path.join(out, "manifest.json"),
+                  os.path.join(dest, "manifest.json"))
+  return str(dest)
+
+
+def _env(tmp_path, **extra):
+  env = {k: v for k, v in os.environ.items()
+         if not k.startswith(("KAGGLE_", "KAGGLEHUB_"))}
+  env.update(KAGGLE_API_ENVIRONMENT="TEST",
+             KAGGLE_CONFIG_DIR=str(tmp_path / "no_kaggle_config"),
+             HOME=str(tmp_path / "home"), PYTHONPATH=REPO)
+  env.update(extra)
+  return env
+
+
+def publish(out, tmp_path, *args, credentials=True, wait=True, **env):
+  """Runs export.kaggle on `out`; returns the CompletedProcess (or the
+  Popen, with wait=False)."""
+  if credentials:
+    env.setdefault("KAGGLE_API_TOKEN", kaggle_stand_in.TOKEN)
+  command = [sys.executable, "-m", "export.kaggle", f"--output_dir={out}",
+             f"--configs={','.join(CONFIGS)}", "--retry_wait=0.01", *args]
+  if not wait:
+    return subprocess.Popen(command, cwd=REPO, env=_env(tmp_path, **env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+  return subprocess.run(command, cwd=REPO, env=_env(tmp_path, **env),
+                        capture_output=True, text=True, timeout=600)
+
+
+def _files(directory):
+  found = {}
+  for d, _, names in os.walk(directory):
+    for n in names:
+      path = os.path.join(d, n)
+      with open(path, "rb") as f:
+        found[os.path.relpath(path, directory)] = f.read()
+  return found
+
+
+def _published(state):
+  """{Kaggle version handle: version dict} on the service."""
+  return {f"{handle}/{v['number']}": v
+          for handle, instance in state.instances.items()
+          for v in instance["versions"]}
+
+
+def _check_complete(state, out):
+  """Every expected version is there once, with the export's bytes."""
+  on_service = _published(state)
+  assert sorted(on_service) == sorted(EXPECTED.values())
+  for module, kaggle_handle in EXPECTED.items():
+    files = on_service[kaggle_handle]["files"]
+    local = _files(os.path.join(out, module))
+    if "lite-model" in module:
+      # Kaggle names a migrated Lite version's file `1.tflite` (E19).
+      assert files == {"1.tflite": local["model.tflite"]}, kaggle_handle
+    else:
+      assert files == local, kaggle_handle
+
+
+@pytest.fixture(scope="module")
+def published(kaggle_exports, stand_in, tmp_path_factory):
+  """The three configs published once to a fresh service:
+  (output directory, service state, CompletedProcess)."""
+  tmp = tmp_path_factory.mktemp("kaggle_published")
+  out = _copy(kaggle_exports, tmp / "out")
+  state = stand_in.use(kaggle_stand_in.State())
+  result = publish(out, tmp)
+  return out, state, result
+
+
+def test_publishes_the_family_layout_with_the_exports_bytes(published):
+  out, state, result = published
+  assert result.returncode == 0, result.stderr
+  assert sorted(state.models) == [G1, G2, T1, T2]
+  _check_complete(state, out)
+  assert f"{len(EXPECTED)} versions created, 0 already there" in result.stdout
+  # Versions of a variation were created in order: 1 with the variation,
+  # then each next one.
+  created = [(m, b) for m, b in state.requests if m.startswith("Create")]
+  assert [m for m, _ in created].count("CreateModel") == 4
+  assert ([m for m, _ in created].count("CreateModelInstance") ==
+          len({h.rsplit("/", 1)[0] for h in EXPECTED.values()}))
+
+
+def test_model_and_variation_metadata(published):
+  _, state, _ = published
+  v1 = state.models[G1]
+  assert v1["title"] == "MobileNet V1" and v1["isPrivate"] is True
+  assert v1["publishTime"].startswith("2017-04-17")
+  assert "https://arxiv.org/abs/1704.04861" in v1["description"]
+  assert "`050-160-classification`" in v1["description"]
+  assert "mobilenet_v1_2018_02_22" in v1["provenanceSources"]
+  float_tf2 = state.instances[f"{G1}/tensorFlow2/050-160-classification"]
+  quantops = state.instances[f"{G1}/tensorFlow1/025-128-quantops-"
+                             "feature-vector"]
+  lite = state.instances[f"{T2}/tfLite/1-0-224-metadata"]
+  for instance in (float_tf2, quantops, lite):
+    assert instance["licenseName"] == "Apache 2.0"
+    assert instance["trainingData"] == ["ImageNet (ILSVRC-2012-CLS)"]
+    assert instance["modelInstanceType"] == "MODEL_INSTANCE_TYPE_BASE_MODEL"
+    assert instance["overview"].strip() and instance["usage"].strip()
+  assert float_tf2["fineTunable"] is True
+  assert quantops["fineTunable"] is False
+  # The card's handles and URLs, as Kaggle's: the usage loads the Kaggle URL
+  # (tfhub.dev-era hub.KerasLayer fetches it as it fetched tfhub.dev's).
+  kaggle_url = ("https://www.kaggle.com/models/google/mobilenet-v1/"
+                "tensorFlow2/050-160-classification/1")
+  assert f'hub.KerasLayer("{kaggle_url}")' in float_tf2["usage"]
+  assert ("google/mobilenet-v1/tensorFlow2/050-160-feature-vector/1"
+          in float_tf2["overview"])
+  assert "tfhub.dev/google/imagenet/mobilenet_v1_050_160" not in (
+      float_tf2["overview"] + float_tf2["usage"])
+  tfjs = state.instances[f"{G2}/tfJs/100-224-classification"]
+  assert ("https://www.kaggle.com/models/google/mobilenet-v2/tfJs/"
+          "100-224-classification/1\", { fromTFHub: true }") in tfjs["usage"]
+  # Version notes: the card's changelog entry of that tfhub.dev version.
+  v3 = state.instances[f"{G2}/tensorFlow1/100-224-classification"][
+      "versions"][2]
+  assert v3["notes"].startswith(
+      "google/imagenet/mobilenet_v2_100_224/classification/3 (tfhub.dev "
+      "version 3)")
+  assert "configurable" in v3["notes"]
+
+
+def test_output_never_shows_credentials(published):
+  _, _, result = published
+  assert kaggle_stand_in.TOKEN not in result.stdout + result.stderr
+  assert "Authorization" not in result.stdout + result.stderr
+
+
+def test_rerun_uploads_and_creates_nothing(published, stand_in, tmp_path):
+  out, state, _ = published
+  stand_in.use(state)
+  before = len(state.requests)
+  result = publish(out, tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert f"0 versions created, {len(EXPECTED)} already there" in result.stdout
+  methods = {m for m, _ in state.requests[before:]}
+  assert methods <= {"GetModelInstance", "GetModel"}, methods
+  _check_complete(state, out)
+
+
+def _download(handle, cache, monkeypatch):
+  import kagglehub
+  monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
+  monkeypatch.setenv("KAGGLE_API_TOKEN", kaggle_stand_in.TOKEN)
+  monkeypatch.setenv("KAGGLEHUB_CACHE", str(cache))
+  with contextlib.redirect_stdout(io.StringIO()):  # kagglesdk's TEST logs.
+    return kagglehub.model_download(handle)
+
+
+def test_round_trip_through_kagglehub_and_hub_load(published, stand_in,
+                                                   tmp_path, monkeypatch):
+  import tensorflow as tf
+  import tensorflow_hub as hub
+  out, state, _ = published
+  stand_in.use(state)
+  batch = tf.constant(images(160, batch=2, seed=3))
+  for module, kaggle_handle in (
+      ("google/imagenet/mobilenet_v1_050_160/classification/5",
+       f"{G1}/tensorFlow2/050-160-classification/2"),
+      ("google/imagenet/mobilenet_v1_050_160/feature_vector/3",
+       f"{G1}/tensorFlow1/050-160-feature-vector/2")):
+    path = _download(kaggle_handle, tmp_path / "cache", monkeypatch)
+    want = hub.load(os.path.join(out, module))
+    got = hub.load(path)
+    if "feature_vector/3" in module:  # TF1 Hub format: its signature.
+      want = want.signatures["default"]
+      got = got.signatures["default"]
+      np.testing.assert_array_equal(got(batch)["default"],
+                                    want(batch)["default"])
+    else:
+      np.testing.assert_array_equal(got(batch), want(batch))
+  tfjs = f"{G2}/tfJs/100-224-feature-vector/3"
+  path = _download(tfjs, tmp_path / "cache", monkeypatch)
+  assert _files(path) == _files(os.path.join(
+      out, "google/tfjs-model/imagenet/mobilenet_v2_100_224/feature_vector/"
+      "3/default/1"))
+
+
+def test_killed_run_completes_on_rerun(kaggle_exports, service, tmp_path):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  creates = []
+
+  def kill_after_three(method, body):
+    if method != "CreateModel":
+      creates.append(method)
+    if len(creates) == 3:  # Done on the service; the reply never arrives.
+      os.kill(process.pid, signal.SIGKILL)
+
+  service.on_create(kill_after_three)
+  process = publish(out, tmp_path, wait=False)
+  process.communicate(timeout=600)
+  assert process.returncode == -signal.SIGKILL
+  service.on_create(None)
+  assert 0 < len(_published(service)) < len(EXPECTED)
+  result = publish(out, tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert "created by an earlier run (confirmed)" in result.stdout
+  _check_complete(service, out)
+
+
+def test_dropped_connections_and_server_errors_are_retried(
+    kaggle_exports, service, tmp_path):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  service.drop_upload_after(100_000)              # Mid-upload.
+  service.fail("StartBlobUpload", status=503)
+  service.fail("GetModelInstance", status=500)
+  # Done, but the reply is lost: retrying blindly would add a version.
+  service.fail("CreateModelInstanceVersion", drop=True)
+  result = publish(out, tmp_path)
+  assert result.returncode == 0, result.stderr
+  _check_complete(service, out)
+
+
+def test_persistent_failure_names_the_version_and_rerun_continues(
+    kaggle_exports, service, tmp_path):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  service.fail("StartBlobUpload", status=500, times=100)
+  result = publish(out, tmp_path, "--retries=2")
+  assert result.returncode == 1
+  assert ("uploading the files of google/mobilenet-v1/tensorFlow1/"
+          "025-128-quantops-classification/1: HTTP 500 (gave up after 3 "
+          "tries)") in result.stderr
+  assert "rerun to continue" in result.stderr
+  service.faults.clear()
+  result = publish(out, tmp_path)
+  assert result.returncode == 0, result.stderr
+  _check_complete(service, out)
+
+
+def test_someone_elses_version_stops_before_anything_is_created(
+    kaggle_exports, service, tmp_path):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  foreign = f"{G2}/tensorFlow2/100-224-feature-vector"
+  service.add_foreign_version(foreign, {"saved_model.pb": b"theirs"})
+  result = publish(out, tmp_path)
+  assert result.returncode == 1
+  assert f"{foreign}/1 is on Kaggle but" in result.stderr
+  assert "nothing was created" in result.stderr
+  assert not [m for m, _ in service.requests
+              if m.startswith("Create") or m == "StartBlobUpload"]
+
+
+@pytest.mark.parametrize("credentials", ["none", "refused", "empty_file"])
+def test_missing_or_refused_credentials_exit_2_sending_nothing(
+    kaggle_exports, service, tmp_path, credentials):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  env = {}
+  if credentials == "refused":
+    env["KAGGLE_API_TOKEN"] = "not-the-token"
+  elif credentials == "empty_file":
+    config = tmp_path / "no_kaggle_config"
+    config.mkdir()
+    (config / "kaggle.json").write_text(json.dumps({"username": "x"}))
+  result = publish(out, tmp_path, credentials=False, **env)
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert result.stderr.count("error:") == 1
+  assert "not-the-token" not in result.stdout + result.stderr
+  sent = [m for m, _ in service.requests]
+  if credentials == "refused":
+    assert sent and all(m.startswith("Get") for m in sent), sent
+    assert "refused the credentials" in result.stderr
+  else:
+    assert sent == []
+  assert not service.models and not service.instances
+
+
+def test_modules_missing_or_changed_are_refused(kaggle_exports, service,
+                                                tmp_path):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  variables = os.path.join(
+      out, "google/imagenet/mobilenet_v1_050_160/classification/4/"
+      "variables/variables.index")
+  os.remove(variables)  # A hard link: write a changed copy instead.
+  with open(variables, "wb") as f:
+    f.write(b"changed")
+  result = publish(out, tmp_path)
+  assert result.returncode == 1
+  assert ("google/imagenet/mobilenet_v1_050_160/classification/4" in
+          result.stderr and "variables/variables.index" in result.stderr)
+  assert not [m for m, _ in service.requests if m.startswith("Create")]
+  # A config whose modules were never exported here.
+  result = publish(out, tmp_path, "--configs=v1_025_160")
+  assert result.returncode == 1
+  assert "google/imagenet/mobilenet_v1_025_160/classification/1" in (
+      result.stderr) and "not in" in result.stderr
+
+
+def test_owner_mapping_publishes_under_the_given_slugs(kaggle_exports,
+                                                       service, tmp_path):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  result = publish(out, tmp_path, "--owner=google=my-team,tensorflow=me",
+                   "--only=google/imagenet/mobilenet_v2_100_224/"
+                   "classification/1",
+                   "--only=me/mobilenet-v2/tfLite/1-0-224")
+  assert result.returncode == 0, result.stderr
+  assert sorted(_published(service)) == [
+      "me/mobilenet-v2/tfLite/1-0-224/1",
+      "my-team/mobilenet-v2/tensorFlow1/100-224-classification/1"]
+  # --only a later version alone would leave a gap: refused.
+  result = publish(out, tmp_path, "--owner=google=my-team",
+                   "--only=google/imagenet/mobilenet_v2_100_224/"
+                   "classification/3")
+  assert result.returncode == 1
+  assert "would be numbered 2" in result.stderr
+
+
+def test_dry_run_lists_the_whole_family_without_sending(service, tmp_path):
+  from export.core import config
+  configs = config.load_all()
+  want = sum(1 for c in configs for m in c.modules if m.served_url is None)
+  command = [sys.executable, "-m", "export.kaggle",
+             f"--output_dir={tmp_path}", "--dry_run"]
+  result = subprocess.run(command, cwd=REPO, env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert len(lines) == want + 1 and want > 600
+  assert (f"{G1}/tensorFlow1/050-160-classification/2  version 2  <- "
+          "google/imagenet/mobilenet_v1_050_160/classification/3: 0 files, "
+          "0 bytes, not exported") in lines
+  assert service.requests == []
+
+
+def test_dry_run_after_publishing_says_already_there(published, tmp_path):
+  out, _, _ = published
+  result = subprocess.run(
+      [sys.executable, "-m", "export.kaggle", f"--output_dir={out}",
+       f"--configs={','.join(CONFIGS)}", "--dry_run"],
+      cwd=REPO, env=_env(tmp_path), capture_output=True, text=True,
+      timeout=120)
+  assert result.returncode == 0, result.stderr
+  line = next(l for l in result.stdout.splitlines()
+              if l.startswith(f"{T2}/tfLite/1-0-224/1 "))
+  size = os.path.getsize(os.path.join(
+      out, "tensorflow/lite-model/mobilenet_v2_1.0_224/1/default/1/"
+      "model.tflite"))
+  assert line.endswith(f": 1 files, {size} bytes, already there")
+
+
+def test_staging_dir_is_read_by_the_kaggle_cli(kaggle_exports, service,
+                                               tmp_path, monkeypatch):
+  out = _copy(kaggle_exports, tmp_path / "out")
+  staging = tmp_path / "staging"
+  result = publish(out, tmp_path, f"--staging_dir={staging}")
+  assert result.returncode == 0, result.stderr
+  assert service.requests == []
+  model_dir = staging / G1
+  version_1 = model_dir / "tensorFlow2/050-160-classification/1"
+  exported = os.path.join(
+      out, "google/imagenet/mobilenet_v1_050_160/classification/4")
+  assert (os.stat(version_1 / "saved_model.pb").st_ino ==
+          os.stat(os.path.join(exported, "saved_model.pb")).st_ino)
+  assert os.path.exists(model_dir / "tensorFlow2/050-160-classification/2/"
+                        "saved_model.pb")
+  plan = json.loads((staging / "plan.json").read_text())
+  assert len([s for s in plan["steps"] if "version" in s]) == len(EXPECTED)
+  # The kaggle CLI's own reading and checks of these files, sending to the
+  # stand-in: the CLI has no TEST environment (it picks PROD unless told
+  # --local/--staging), so its PROD endpoint is pointed there, and it signs
+  # in with a legacy key (a token would be introspected first).
+  from kagglesdk import kaggle_env
+  monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD,
+                      f"http://localhost:{kaggle_stand_in.PORT}")
+  monkeypatch.setenv("KAGGLE_USERNAME", kaggle_stand_in.USERNAME)
+  monkeypatch.setenv("KAGGLE_KEY", kaggle_stand_in.KEY)
+  monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
+  monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "kaggle_cli"))
+  from kaggle.api.kaggle_api_extended import KaggleApi
+  api = KaggleApi()
+  with contextlib.redirect_stdout(io.StringIO()):
+    api.authenticate()
+    api.model_create_new(str(model_dir))
+    api.model_instance_create(str(version_1), quiet=True, dir_mode="zip")
+  model = service.models[G1]
+  assert model["title"] == "MobileNet V1" and model["isPrivate"] is True
+  instance = service.instances[f"{G1}/tensorFlow2/050-160-classification"]
+  assert instance["licenseName"] == "Apache 2.0"
+  assert instance["fineTunable"] is True
+  assert instance["modelInstanceType"] == "MODEL_INSTANCE_TYPE_BASE_MODEL"
+  assert "saved_model.pb" in instance["versions"][0]["files"]
