@@ -35,6 +35,16 @@ def test_bazel_run_export_all(tmp_path):
   assert not [n for n in os.listdir(out) if n.startswith(".staging-")]
 
 
+def test_bazel_run_kaggle_dry_run(tmp_path):
+  result = _bazel("run", "//export:kaggle", "--", f"--output_dir={tmp_path}",
+                  "--configs=v1_050_160", "--dry_run")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert ("google/mobilenet-v1/tfJs/050-160-feature-vector/2  version 2  <- "
+          "google/tfjs-model/imagenet/mobilenet_v1_050_160/feature_vector/3/"
+          "default/1: 0 files, 0 bytes, not exported") in result.stdout
+  assert "14 versions of 8 variations of 2 models" in result.stdout
+
+
 def test_bazel_test_targets_run_on_the_project_venv():
   # test_quantops's legacy test also needs the test helpers, an export and
   # the legacy venv launcher; one test of each file is enough to show the

@@ -25,7 +25,7 @@ LAYERS = [
 ]
 # The command lines: on top of everything, imported by nothing.
 ENTRY_POINTS = {"export.one", "export.export_all",
-                "export.synthetic_checkpoint", "export.family",
+                "export.synthetic_checkpoint", "export.family", "export.kaggle",
                 "export.cards.__main__"}
 
 
