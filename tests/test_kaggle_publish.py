@@ -371,10 +371,19 @@ def test_modules_missing_or_changed_are_refused(kaggle_exports, service,
   os.remove(variables)  # A hard link: write a changed copy instead.
   with open(variables, "wb") as f:
     f.write(b"changed")
+  added = os.path.join(out, "google/tfjs-model/imagenet/mobilenet_v2_100_224/"
+                       "feature_vector/2/default/1/extra.bin")
+  with open(added, "wb") as f:
+    f.write(b"not exported")
   result = publish(out, tmp_path)
   assert result.returncode == 1
-  assert ("google/imagenet/mobilenet_v1_050_160/classification/4" in
-          result.stderr and "variables/variables.index" in result.stderr)
+  # Every problem, each naming its module and file, nothing sent.
+  assert ("google/imagenet/mobilenet_v1_050_160/classification/4 (for "
+          f"{G1}/tensorFlow2/050-160-classification/1): "
+          "variables/variables.index") in result.stderr
+  assert ("google/tfjs-model/imagenet/mobilenet_v2_100_224/feature_vector/2/"
+          "default/1 (for google/mobilenet-v2/tfJs/100-224-feature-vector/2): "
+          "extra.bin") in result.stderr
   assert not [m for m, _ in service.requests if m.startswith("Create")]
   # A config whose modules were never exported here.
   result = publish(out, tmp_path, "--configs=v1_025_160")
@@ -400,6 +409,37 @@ def test_owner_mapping_publishes_under_the_given_slugs(kaggle_exports,
                    "classification/3")
   assert result.returncode == 1
   assert "would be numbered 2" in result.stderr
+
+
+def test_the_stand_in_answers_kagglehubs_own_upload_flow(
+    service, tmp_path, monkeypatch):
+  """kagglehub.model_upload, unchanged, against the stand-in: it creates a
+  missing model private and titled with its slug, a variation with the
+  license (version 1, no notes), then on the second upload gets 409 and
+  creates version 2 with its notes: what the real client was measured to
+  do (issue 20)."""
+  import kagglehub
+  monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
+  monkeypatch.setenv("KAGGLE_API_TOKEN", kaggle_stand_in.TOKEN)
+  folder = tmp_path / "model"
+  (folder / "variables").mkdir(parents=True)
+  (folder / "saved_model.pb").write_bytes(b"graph")
+  (folder / "variables" / "variables.index").write_bytes(b"index" * 1000)
+  handle = "someone/my-model/tensorFlow2/default"
+  with contextlib.redirect_stdout(io.StringIO()):
+    kagglehub.model_upload(handle, str(folder), license_name="Apache 2.0")
+    kagglehub.model_upload(handle, str(folder), license_name="Apache 2.0",
+                           version_notes="second")
+  assert service.models["someone/my-model"]["title"] == "my-model"
+  assert service.models["someone/my-model"]["isPrivate"] is True
+  assert [m for m, _ in service.requests if m.startswith("Create")] == [
+      "CreateModel", "CreateModelInstance", "CreateModelInstance",
+      "CreateModelInstanceVersion"]
+  versions = service.versions(handle)
+  assert [v["notes"] for v in versions] == ["", "second"]
+  assert versions[1]["files"] == {
+      "saved_model.pb": b"graph", "variables/variables.index": b"index" * 1000}
+  assert service.instances[handle]["licenseName"] == "Apache 2.0"
 
 
 def test_dry_run_lists_the_whole_family_without_sending(service, tmp_path):

@@ -85,12 +85,13 @@ def main(argv):
   if not os.path.isdir(output_dir):
     raise common.app.UsageError(f"--output_dir: no such directory: "
                                 f"{output_dir}")
+  family = config_lib.load_all()
   configs = ([config_lib.load(name) for name in FLAGS.configs]
-             if FLAGS.configs else config_lib.load_all())
+             if FLAGS.configs else family)
   try:
     the_plan = kaggle_plan.plan(configs, output_dir,
                                 kaggle_plan.parse_owners(FLAGS.owner),
-                                FLAGS.only, FLAGS.public)
+                                FLAGS.only, FLAGS.public, family=family)
   except kaggle_plan.PlanError as e:
     raise common.app.UsageError(str(e)) from None
   if FLAGS.dry_run:

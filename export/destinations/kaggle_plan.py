@@ -140,10 +140,17 @@ def _lite_file(module):
   return f"{module.handle.rsplit('/', 1)[1]}.tflite"
 
 
-def plan(configs, output_dir, owners=None, only=None, public=False):
-  """The Plan of publishing `configs`' modules (see module docstring)."""
+def plan(configs, output_dir, owners=None, only=None, public=False,
+         family=None):
+  """The Plan of publishing `configs`' modules (see module docstring).
+
+  Args:
+    family: all configs of the models (default: `configs`): a model's
+      description lists all their variations, and cards link to any of their
+      modules, whichever are published now.
+  """
   selected = _selected(configs, owners, only)
-  everything = _selected(configs, owners, None)
+  everything = _selected(family or configs, owners, None)
   links = {m.handle: kv for _, m, kv in everything}
   # A variation's texts come from its first version's module, a model's
   # description from all its modules (even those not selected).

@@ -79,15 +79,15 @@ def split_card(text):
 
 
 def _join(parts):
-  return "\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
+  return "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
 
 
 def variation_texts(cfg, module, links):
   """{overview, usage, fine_tunable} of the variation whose first version is
   `module`: its card without the title and metadata lines, Kaggle links."""
   head, metadata, sections = split_card(cards.render(cfg, module))
-  subtitle = [line for line in head[1:]]  # head[0] is the "# ..." title.
-  overview = _join(["".join(subtitle)] + [
+  subtitle = "".join(head[1:])  # head[0] is the "# ..." title.
+  overview = _join([subtitle] + [
       body for title, body in sections
       if title not in USAGE_SECTIONS and title != CHANGELOG_SECTION])
   usage = _join([body for title, body in sections if title in USAGE_SECTIONS])
@@ -121,7 +121,7 @@ def _variation_row(cfg, module, frameworks):
               "-dim feature vector")
   weights = "quantization-aware" if cfg.quantized else "float"
   return (f"| `{kaggle_layout.variation(cfg, module)}` | "
-          f"{cfg.depth_multiplier:g} | {cfg.input_size}x{cfg.input_size} | "
+          f"{cfg.depth_multiplier!r} | {cfg.input_size}x{cfg.input_size} | "
           f"{output} | {weights} | "
           f"{', '.join(_FRAMEWORK_TITLES[f] for f in frameworks)} |")
 
