@@ -19,6 +19,7 @@ import tarfile
 from export.core import published
 from export.destinations import kaggle_layout
 from export.destinations import kaggle_texts
+from export.publishing import package
 
 MODEL_METADATA_FILE = "model-metadata.json"            # The kaggle CLI's.
 INSTANCE_METADATA_FILE = "model-instance-metadata.json"
@@ -209,14 +210,6 @@ class VersionFiles:
     return {name: sha for name, _, sha, _ in self.files}
 
 
-def _sha256(path):
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
-
-
 def _walk(module_dir):
   """{relative path: absolute path} of the files below `module_dir`."""
   return {os.path.relpath(os.path.join(d, n), module_dir).replace(os.sep, "/"):
@@ -229,6 +222,20 @@ def sizes(version):
   only (no hashing): what --dry_run shows. (0, 0) if not exported."""
   files = _walk(version.module_dir) if os.path.isdir(version.module_dir) else {}
   return len(files), sum(os.path.getsize(p) for p in files.values())
+
+
+def _archive_hashes(archive):
+  """{member name: sha256} of the files in a .tar.gz."""
+  hashes = {}
+  with tarfile.open(archive, "r:gz") as tar:
+    for member in tar:
+      if member.isfile():
+        digest = hashlib.sha256()
+        stream = tar.extractfile(member)
+        for block in iter(lambda: stream.read(1 << 20), b""):
+          digest.update(block)
+        hashes[member.name] = digest.hexdigest()
+  return hashes
 
 
 def module_files(version, entries, output_dir):
@@ -247,26 +254,19 @@ def module_files(version, entries, output_dir):
                     f"first (python -m export.one --config {version.config} "
                     f"--output_dir {output_dir})")
   archive = os.path.join(output_dir, entry.archive)
-  if not os.path.isfile(archive) or not os.path.isdir(version.module_dir):
-    raise PlanError(f"{where}: {archive if not os.path.isfile(archive) else version.module_dir} "
-                    "is missing; export the module again")
-  if _sha256(archive) != entry.sha256:
+  for path in (archive, version.module_dir):
+    if not os.path.exists(path):
+      raise PlanError(f"{where}: {path} is missing; export the module again")
+  if package.file_sha256(archive) != entry.sha256:
     raise PlanError(f"{where}: {archive} differs from the sha256 the "
                     "manifest recorded; export the module again")
   on_disk = _walk(version.module_dir)
-  hashes = {name: _sha256(path) for name, path in on_disk.items()}
-  if version.lite_file:
+  hashes = {name: package.file_sha256(path)
+            for name, path in on_disk.items()}
+  if version.lite_file:  # Served as the module's one file, hard-linked.
     recorded = {published.LITE_MODEL_FILE: entry.sha256}
   else:
-    recorded = {}
-    with tarfile.open(archive, "r:gz") as tar:
-      for member in tar:
-        if member.isfile():
-          digest = hashlib.sha256()
-          for block in iter(lambda f=tar.extractfile(member): f.read(1 << 20),
-                            b""):
-            digest.update(block)
-          recorded[member.name] = digest.hexdigest()
+    recorded = _archive_hashes(archive)
   changed = sorted(n for n in set(recorded) | set(hashes)
                    if recorded.get(n) != hashes.get(n))
   if changed:
@@ -309,14 +309,6 @@ def _write_json(path, data):
     f.write("\n")
 
 
-def _link(source, dest):
-  os.makedirs(os.path.dirname(dest), exist_ok=True)
-  try:
-    os.link(source, dest)
-  except OSError:  # Another file system: copy.
-    shutil.copyfile(source, dest)
-
-
 def write_staging(the_plan, files_of, staging_dir):
   """Writes the plan as the kaggle CLI's folders into `staging_dir` (built
   aside, then renamed into place):
@@ -350,7 +342,7 @@ def write_staging(the_plan, files_of, staging_dir):
       folder = os.path.join(tmp, kv.owner, kv.model, kv.framework,
                             kv.variation, str(kv.version))
       for name, path, _, _ in files_of(version).files:
-        _link(path, os.path.join(folder, name))
+        package.link_or_copy(path, os.path.join(folder, name))
       relative = os.path.relpath(folder, tmp)
       if kv.version == 1:
         _write_json(os.path.join(folder, INSTANCE_METADATA_FILE),

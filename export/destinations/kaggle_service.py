@@ -24,6 +24,8 @@ import time
 
 import requests
 
+from export.publishing import package
+
 RETRIES = 4
 RETRY_WAIT_SECONDS = 2.0   # Doubles after each failure.
 NOT_FOUND, UNAUTHORIZED, FORBIDDEN = 404, 401, 403
@@ -188,12 +190,7 @@ def upload(handle, files):
   folder = tempfile.mkdtemp(prefix="kaggle-upload-")
   try:
     for name, path, _, _ in files.files:
-      dest = os.path.join(folder, name)
-      os.makedirs(os.path.dirname(dest), exist_ok=True)
-      try:
-        os.link(path, dest)
-      except OSError:
-        shutil.copyfile(path, dest)
+      package.link_or_copy(path, os.path.join(folder, name))
     return _call(f"uploading the files of {handle}",
                  lambda: gcs_upload.upload_files_and_directories(
                      folder, ignore_patterns=[], item_type=ApiBlobType.MODEL,

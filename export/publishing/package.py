@@ -31,7 +31,8 @@ def archive_path(output_dir, handle, fmt=None):
   return os.path.join(output_dir, handle + suffix)
 
 
-def _sha256(path):
+def file_sha256(path):
+  """The sha256 hex digest of a file's bytes."""
   digest = hashlib.sha256()
   with open(path, "rb") as f:
     for block in iter(lambda: f.read(1 << 20), b""):
@@ -49,18 +50,24 @@ def serve(module_dir, dest, fmt):
   if fmt not in SERVED_FILES:
     return pack(module_dir, dest)
   source = os.path.join(module_dir, SERVED_FILES[fmt][0])
-  os.makedirs(os.path.dirname(dest), exist_ok=True)
   tmp = f"{dest}.tmp-{os.getpid()}"
   try:
-    try:
-      os.link(source, tmp)
-    except OSError:  # Another file system, or no hard links there.
-      shutil.copyfile(source, tmp)
+    link_or_copy(source, tmp)
     os.replace(tmp, dest)
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
-  return _sha256(dest), os.path.getsize(dest)
+  return file_sha256(dest), os.path.getsize(dest)
+
+
+def link_or_copy(source, dest):
+  """Hard-links `source` as `dest` (creating its directory), or copies it
+  where hard links cannot be made (another file system)."""
+  os.makedirs(os.path.dirname(dest), exist_ok=True)
+  try:
+    os.link(source, dest)
+  except OSError:
+    shutil.copyfile(source, dest)
 
 
 def _normalized(info):
@@ -92,7 +99,7 @@ def pack(module_dir, dest):
           for arcname, path in members:
             tar.add(path, arcname=arcname, recursive=False,
                     filter=_normalized)
-    sha256, size = _sha256(tmp), os.path.getsize(tmp)
+    sha256, size = file_sha256(tmp), os.path.getsize(tmp)
     os.replace(tmp, dest)
   finally:
     if os.path.exists(tmp):
