@@ -18,6 +18,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -133,12 +134,18 @@ def _framework(variation):
   return handle.parse_model_handle(variation.handle).framework_enum()
 
 
-def _created(what, response):
-  """Checks a create call's answer (errors come with HTTP 200)."""
-  data = response.to_dict() if hasattr(response, "to_dict") else response
-  if data.get("error"):
-    raise ServiceError(f"{what}: Kaggle answered: {data['error']}")
-  return data
+def _create(what, method, request):
+  """Sends create call `method` of the models client quietly, and checks
+  its answer (a create's errors come with HTTP 200, in the body)."""
+
+  def create():
+    with _client() as client:
+      data = getattr(client.models.model_api_client, method)(
+          request).to_dict()
+    if data.get("error"):
+      raise ServiceError(f"{what}: Kaggle answered: {data['error']}")
+    return data
+  return _call(what, create)
 
 
 # --- Reads ----------------------------------------------------------------------
@@ -211,13 +218,7 @@ def create_model(model):
   request.publish_time = datetime.datetime.strptime(model.publish_time,
                                                     "%Y-%m-%d")
   request.provenance_sources = model.provenance_sources
-  what = f"CreateModel {model.handle}"
-
-  def create():
-    with _client() as client:
-      return _created(what, client.models.model_api_client.create_model(
-          request))
-  return _call(what, create)
+  return _create(f"CreateModel {model.handle}", "create_model", request)
 
 
 def create_variation(variation, tokens):
@@ -233,19 +234,17 @@ def create_variation(variation, tokens):
   body.fine_tunable = variation.fine_tunable
   body.training_data = list(variation.training_data)
   body.license_name = variation.license_name
-  body.model_instance_type = (
-      model_enums.ModelInstanceType.MODEL_INSTANCE_TYPE_BASE_MODEL)
+  # "BaseModel" -> MODEL_INSTANCE_TYPE_BASE_MODEL, as the kaggle CLI reads
+  # its metadata files' modelInstanceType.
+  body.model_instance_type = model_enums.ModelInstanceType[
+      "MODEL_INSTANCE_TYPE_" +
+      re.sub(r"(?<!^)(?=[A-Z])", "_", variation.instance_type).upper()]
   body.files, body.directories = proto.files, proto.directories
   request = api.ApiCreateModelInstanceRequest()
   request.owner_slug, request.model_slug = variation.owner, variation.model
   request.body = body
-  what = f"CreateModelInstance {variation.handle}"
-
-  def create():
-    with _client() as client:
-      return _created(what, client.models.model_api_client
-                      .create_model_instance(request))
-  return _call(what, create)
+  return _create(f"CreateModelInstance {variation.handle}",
+                 "create_model_instance", request)
 
 
 def create_version(variation, notes, tokens):
@@ -260,10 +259,5 @@ def create_version(variation, notes, tokens):
   request.framework = _framework(variation)
   request.instance_slug = variation.slug
   request.body = body
-  what = f"CreateModelInstanceVersion {variation.handle}"
-
-  def create():
-    with _client() as client:
-      return _created(what, client.models.model_api_client
-                      .create_model_instance_version(request))
-  return _call(what, create)
+  return _create(f"CreateModelInstanceVersion {variation.handle}",
+                 "create_model_instance_version", request)
