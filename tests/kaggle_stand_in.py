@@ -34,7 +34,19 @@ kagglesdk's `_fields` tables):
   200 when complete, 308 with `Range: bytes=0-n` otherwise, and
   `Content-Range: bytes */total` asks how much arrived.
 * A version's only file `archive.zip` (kagglehub zips more than 50 files)
-  is unpacked into the version, as Kaggle serves the files.
+  is unpacked into the version, as Kaggle serves the files (an assumption:
+  kagglehub sends it as an ordinary file).
+
+kagglehub's own stand-ins agree on the shape of these answers where they
+overlap (Kaggle/kagglehub tests/server_stubs/model_upload_stub.py: an upload
+start answers `{token, createUrl}` and the PUT 200; a create checks
+`licenseName` "Apache 2.0"; model_download_stub.py: downloads carry
+`x-goog-hash: md5=...`, file lists `nextPageToken: ""`), though those
+versions still route REST paths. What the real client does with them was
+measured against such a server (issue 20: license only when a variation is
+created, no notes for version 1, retries only of dropped upload
+connections); `test_the_stand_in_answers_kagglehubs_own_upload_flow` runs
+kagglehub's unchanged `model_upload` against this one.
 
 Faults for tests: `fail(method, status)` answers the next call of `method`
 with an HTTP error; `fail(method, drop=True)` closes the connection instead,

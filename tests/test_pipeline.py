@@ -2,6 +2,7 @@
 manifest refuses what it cannot have written; the exporter version follows
 the code that shapes module bytes."""
 
+import dataclasses
 import filecmp
 import json
 import os
@@ -69,6 +70,27 @@ def test_foreign_manifest_is_refused(tmp_path, text):
 
 def test_missing_manifest_is_empty(tmp_path):
   assert manifest.load(str(tmp_path)) == {}
+
+
+def test_publication_records_and_module_entries_keep_each_other(tmp_path):
+  out = str(tmp_path)
+  entry = manifest.Entry(handle="google/imagenet/x/classification/1",
+                         config="x", format="hub", archive="x.tar.gz",
+                         sha256="0" * 64, size=1, checkpoint_sha256="1" * 64,
+                         exporter_version="v", inputs="i")
+  manifest.record(out, [entry])
+  manifest.record_publications(out, "kaggle", {"a/b/c/d/1": {"state": "x"}})
+  manifest.record_publications(out, "kaggle", {"a/b/c/d/2": {"state": "y"}})
+  # A later export's update keeps the records, and the records the entry.
+  manifest.record(out, [dataclasses.replace(entry, size=2)])
+  assert manifest.load(out)[entry.handle].size == 2
+  assert manifest.load_publications(out, "kaggle") == {
+      "a/b/c/d/1": {"state": "x"}, "a/b/c/d/2": {"state": "y"}}
+  assert manifest.load_publications(out, "elsewhere") == {}
+  (tmp_path / manifest.FILENAME).write_text(
+      '{"format_version": 1, "modules": {}, "publications": {"kaggle": []}}')
+  with pytest.raises(manifest.ManifestError):
+    manifest.load_publications(out, "kaggle")
 
 
 @pytest.mark.slow
