@@ -309,14 +309,16 @@ def test_dropped_connections_and_server_errors_are_retried(
   _check_complete(service, out)
 
 
+@pytest.mark.parametrize("drop", [False, True], ids=["http_500", "dropped"])
 def test_persistent_failure_names_the_version_and_rerun_continues(
-    kaggle_exports, service, tmp_path):
+    kaggle_exports, service, tmp_path, drop):
   out = _copy(kaggle_exports, tmp_path / "out")
-  service.fail("StartBlobUpload", status=500, times=100)
+  service.fail("StartBlobUpload", status=500, drop=drop, times=100)
   result = publish(out, tmp_path, "--retries=2")
   assert result.returncode == 1
+  cause = "ConnectionError" if drop else "HTTP 500"
   assert ("uploading the files of google/mobilenet-v1/tensorFlow1/"
-          "025-128-quantops-classification/1: HTTP 500 (gave up after 3 "
+          f"025-128-quantops-classification/1: {cause} (gave up after 3 "
           "tries)") in result.stderr
   assert "rerun to continue" in result.stderr
   service.faults.clear()
@@ -336,6 +338,22 @@ def test_someone_elses_version_stops_before_anything_is_created(
   assert "nothing was created" in result.stderr
   assert not [m for m, _ in service.requests
               if m.startswith("Create") or m == "StartBlobUpload"]
+
+
+def test_one_publishing_run_per_output_directory(kaggle_exports, service,
+                                                 tmp_path):
+  from export.destinations import kaggle_publish
+  from export.publishing import manifest
+  out = _copy(kaggle_exports, tmp_path / "out")
+  locks = manifest.ModuleLocks(out)
+  assert locks.acquire([kaggle_publish.PUBLISHING_LOCK])  # Another run.
+  try:
+    result = publish(out, tmp_path)
+  finally:
+    locks.release_all()
+  assert result.returncode == 1
+  assert "another export.kaggle run is publishing from" in result.stderr
+  assert service.requests == []
 
 
 @pytest.mark.parametrize("credentials", ["none", "refused", "empty_file"])

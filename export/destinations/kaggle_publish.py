@@ -31,6 +31,8 @@ from export.publishing import manifest
 
 DESTINATION = "kaggle"
 CREATING, PUBLISHED = "creating", "published"
+# Held by a publishing run (a name no module handle can have).
+PUBLISHING_LOCK = "<export.kaggle>"
 
 
 class PublishError(RuntimeError):
@@ -70,9 +72,22 @@ class Publisher:
         self.output_dir, DESTINATION, {version.handle: record})
 
   def run(self):
+    """Publishes the plan, while holding the output directory's publishing
+    lock (two runs creating in one variation at once could both number
+    their version N)."""
+    kaggle_service.check_credentials()
+    locks = manifest.ModuleLocks(self.output_dir)
+    if not locks.acquire([PUBLISHING_LOCK]):
+      raise PublishError(f"another export.kaggle run is publishing from "
+                         f"{self.output_dir}; wait for it to finish")
+    try:
+      return self._run()
+    finally:
+      locks.release_all()
+
+  def _run(self):
     """Reads the service's state of every variation, checks it against the
     records, and only then creates what is missing, in order."""
-    kaggle_service.check_credentials()
     variations = {v.handle: v for v in self.plan.variations}
     todo = []  # (variation, version, files)
     problems = []
