@@ -28,6 +28,8 @@ setuptools.setup(
         "tf-slim==1.1.0",
         "absl-py>=2.1",
         "PyYAML>=6.0",
+        # The model card templates' language (export/cards/template.py).
+        "Jinja2==3.1.6",
         # Publishing to Kaggle Models (export/destinations/kaggle*): the
         # official client and the SDK it is built on, pinned because the
         # tests' loopback stand-in follows these versions' requests.

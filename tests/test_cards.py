@@ -361,17 +361,20 @@ def test_family_check_reports_a_hand_edited_config(tmp_path):
   assert family.differences(str(configs)) == ["v1_050_160.yaml", "v9.yaml"]
 
 
-# --- The template language ----------------------------------------------------
+# --- The template language (Jinja2, set up in export/cards/template.py) ----
 
 
 def _render(text, **values):
-  return template.Template("t", text).render(values, loader=None)
+  return template.render_string(text, values)
 
 
 def test_lone_tags_take_their_line_inline_tags_do_not():
-  text = "a\n{% if x %}\nb\n{% else %}\nc\n{% endif %}\nd{% if y %} e{% endif %}\n"
-  assert _render(text, x=True, y=False) == "a\nb\nd\n"
+  text = ("a\n{% if x %}\nb\n{% else %}\nc\n{% endif %}\n"
+          "d{% if y %} e{% endif +%}\n  {% if x %}\nf\n  {% endif %}\n")
+  assert _render(text, x=True, y=False) == "a\nb\nd\nf\n"
   assert _render(text, x=False, y=True) == "a\nc\nd e\n"
+  # Without "+", Jinja would also eat the newline ending a line of text.
+  assert _render("d{% if y %} e{% endif %}\nf\n", y=True) == "d ef\n"
 
 
 def test_conditions_combine_names():
@@ -386,14 +389,20 @@ def test_variables_and_comments():
       "96x96 px\n"
 
 
+def test_a_template_of_ones_own_includes_the_stock_partials(tmp_path):
+  (tmp_path / "mine.md").write_text(
+      "# Mine\n{% include \"_image_input.md\" %}\n")
+  loader = template.Loader(str(tmp_path), cards.TEMPLATES_DIR)
+  text = loader.render("mine", {})
+  assert text.startswith("# Mine\nThe input `images` are expected")
+
+
 @pytest.mark.parametrize("text, message", [
-    ("{{ missing }}", "no value for 'missing'"),
-    ("{% if missing %}x{% endif %}", "no value for 'missing'"),
-    ("{% if a %}x", "without {% endif %}"),
-    ("{% endif %}", "unexpected"),
-    ("{% if a %}{% else %}{% else %}{% endif %}", "else after else"),
-    ("{% if a.b %}{% endif %}", "bad condition"),
-    ("{% if import %}{% endif %}", "bad name"),
+    ("{{ missing }}", "'missing' is undefined"),
+    ("{% if missing %}x{% endif %}", "'missing' is undefined"),
+    ("{% if a %}x", "line 1: Unexpected end of template"),
+    ("{% endif %}", "line 1: Encountered unknown tag 'endif'"),
+    ('{% include "_nothing.md" %}', "no template '_nothing.md'"),
 ])
 def test_template_errors_are_named(text, message):
   with pytest.raises(template.TemplateError, match=re.escape(message)):
