@@ -228,3 +228,30 @@ def test_a_module_another_run_is_exporting_is_waited_for(tmp_path):
     assert sorted(s[handle] for s in statuses) == ["exported",
                                                    "up to date"], handle
   assert set(manifest.load(str(out2))) == set(handles)
+
+
+def test_a_mistyped_config_says_so_first_and_lists_the_configs(tmp_path):
+  result = run_cli("one", "--config=v1_050_16", "--synthetic", "--dry_run",
+                   f"--output_dir={tmp_path}")
+  assert result.returncode == 2
+  first = result.stderr.splitlines()[0]
+  assert first.startswith("error: no such config: ")
+  assert "v1_050_16.yaml (did you mean v1_050_160?); the configs in " in first
+  assert "v1_025_128, v1_025_128_quant," in first
+  assert "not allowed" not in result.stderr
+
+
+@pytest.mark.parametrize("flag, command", [("checkpoint", "one"),
+                                           ("checkpoint_dir", "export_all")])
+def test_a_checkpoint_path_that_does_not_exist_is_a_usage_error(
+    tmp_path, flag, command):
+  missing = tmp_path / "nope" / "model.ckpt"
+  config = ("--config=v1_050_160" if command == "one"
+            else "--configs=v1_050_160")
+  result = run_cli(command, config, f"--{flag}={missing}",
+                   f"--output_dir={tmp_path / 'out'}")
+  assert result.returncode == 2
+  assert result.stdout == ""  # Said first, before any plan.
+  assert result.stderr.startswith(
+      f"error: --{flag}: no such file or directory: {missing} (expected ")
+  assert not (tmp_path / "out").exists()

@@ -97,6 +97,15 @@ def _source(command):
   if FLAGS.synthetic and FLAGS[given].value:
     raise common.app.UsageError(f"--synthetic and --{given} exclude each "
                                 "other")
+  path = FLAGS[given].value
+  # A prefix names files `<prefix>.index` and `<prefix>.data-*`.
+  if path and not (os.path.exists(path) or os.path.exists(path + ".index")):
+    raise common.app.UsageError(
+        f"--{given}: no such file or directory: {path} (expected "
+        + ("a directory with one subdirectory of checkpoint per config)"
+           if command.many_configs else
+           "a checkpoint prefix, a directory holding one, or the published "
+           ".tgz)"))
   return source_lib.Source(
       synthetic=FLAGS.synthetic,
       checkpoint=None if command.many_configs else FLAGS.checkpoint,

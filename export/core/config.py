@@ -25,6 +25,7 @@ TensorFlow.
 """
 
 import dataclasses
+import difflib
 import os
 import re
 import urllib.parse
@@ -51,10 +52,29 @@ DEFAULT_PUBLISHER = published.DEFAULT_PUBLISHER
 class ConfigError(ValueError):
   """A config file is malformed; the message is one line for the user."""
 
-  def __init__(self, path, key, value, allowed):
+  def __init__(self, path, key, value, allowed, message=None):
     self.path, self.key, self.value, self.allowed = path, key, value, allowed
     shown = value if isinstance(value, str) and key == "<yaml>" else repr(value)
-    super().__init__(f"{path}: {key}: {shown} is not allowed; {allowed}")
+    super().__init__(
+        message or f"{path}: {key}: {shown} is not allowed; {allowed}")
+
+
+def _no_such_config(path):
+  """The error for a config file that does not exist, listing those that
+  do where it was looked for."""
+  directory = os.path.dirname(path) or "."
+  try:
+    names = sorted(n[:-len(".yaml")] for n in os.listdir(directory)
+                   if n.endswith(".yaml"))
+  except OSError:
+    names = []
+  there = (f"the configs in {directory} are {', '.join(names)}" if names
+           else f"{directory} holds no configs (*.yaml)")
+  close = difflib.get_close_matches(
+      os.path.basename(path).removesuffix(".yaml"), names, n=1)
+  hint = f" (did you mean {close[0]}?)" if close else ""
+  return ConfigError(path, "<file>", "missing", there,
+                     message=f"no such config: {path}{hint}; {there}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -418,6 +438,8 @@ def load(name_or_path):
   try:
     with open(path, encoding="utf-8") as f:
       text = f.read()
+  except FileNotFoundError:
+    raise _no_such_config(path) from None
   except OSError as e:
     raise ConfigError(path, "<file>", e.strerror,
                       "expected a readable YAML file") from None
