@@ -73,7 +73,7 @@ def lite_facts(cfg, module):
       lite_version=module.handle.rsplit("/", 1)[1],
       metadata=module.variant == "metadata",
       size=cfg.input_size,
-      num_classes=arch_lib.NUM_CLASSES,
+      num_classes=cfg.num_classes,
       input_mean=f"{published.LITE_INPUT_MEAN:g}",
       input_std=f"{published.LITE_INPUT_STD:g}")
 
@@ -147,7 +147,7 @@ def module_facts(cfg, module):
   colab_label = module.card.colab_label or (
       badge.label if badge else published.ColabBadge.label)
   output = "logits" if classification else "features"
-  num_classes = arch_lib.NUM_CLASSES
+  num_classes = cfg.num_classes
   facts = dict(
       layout=layout,
       handle=module.handle,

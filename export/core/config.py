@@ -32,6 +32,7 @@ import urllib.parse
 
 import yaml
 
+from export.core import architecture
 from export.core import published
 
 # export/core/config.py -> <repo>/configs.
@@ -123,6 +124,8 @@ class Module:
   # Lite files: one of published.LITE_VARIANTS ("default", "metadata");
   # TF.js models: published.TFJS_VARIANT.
   variant: str = None
+  # The classifier's size (its config's), whatever the module's kind.
+  num_classes: int = architecture.NUM_CLASSES
 
   @property
   def url(self):
@@ -170,6 +173,9 @@ class VariantConfig:
   checkpoint: Checkpoint
   modules: tuple           # Of Module.
   publisher: str = DEFAULT_PUBLISHER
+  num_classes: int = architecture.NUM_CLASSES
+  # The label file, one line per class; None: ImageNet's, with background.
+  labels: str = None
 
   @property
   def model_name(self):

@@ -50,6 +50,7 @@ class Interface:
   quantized_input_range: tuple = None
   serving_signature: bool = False  # TF2: a `serving_default` SignatureDef.
   lite_metadata: bool = False  # Lite: with model metadata and labels.
+  classes: int = architecture.NUM_CLASSES  # The config's classifier size.
 
   @property
   def network(self):
@@ -75,8 +76,7 @@ class Interface:
   @property
   def num_classes(self):
     """Size of the classifier, or None: a feature vector module has none."""
-    return (architecture.NUM_CLASSES if self.kind == "classification"
-            else None)
+    return self.classes if self.kind == "classification" else None
 
 
 def interface(module):
@@ -88,7 +88,8 @@ def interface(module):
       quantized_input_range=(quantized_input_range(module)
                              if module.quantized else None),
       serving_signature=module.published_version.serving_signature,
-      lite_metadata=module.variant == "metadata")
+      lite_metadata=module.variant == "metadata",
+      classes=module.num_classes)
 
 
 def tf1_signatures(iface):

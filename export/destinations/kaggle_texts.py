@@ -115,7 +115,7 @@ def _variation_row(cfg, module, frameworks):
     output = ("class probabilities, uint8" if cfg.quantized
               else "class probabilities")
   elif module.kind == "classification":
-    output = f"logits of {arch_lib.NUM_CLASSES} classes"
+    output = f"logits of {cfg.num_classes} classes"
   else:
     output = (f"{arch_lib.num_features(cfg.architecture, cfg.depth_multiplier)}"
               "-dim feature vector")

@@ -105,7 +105,7 @@ def metadata_facts(cfg, iface):
       name=f"{family.title} image classifier" +
       (" (quantized)" if iface.quantized else ""),
       description=published.LITE_METADATA["description"].format(
-          num_classes=architecture.NUM_CLASSES),
+          num_classes=cfg.num_classes),
       version=published.LITE_METADATA["version"],
       author=published.LITE_METADATA["author"],
       license=published.LITE_METADATA["license"],
@@ -127,7 +127,12 @@ def lite_python():
   return python
 
 
-def add_metadata(model, facts, output_path):
+def labels_file(cfg):
+  """The config's label file (ImageNet's with background by default)."""
+  return cfg.labels or LABELS_FILE
+
+
+def add_metadata(model, facts, labels_path, output_path):
   """Writes `model` with metadata `facts` and the label file to
   `output_path`, by running lite_metadata.py in the support library's
   virtualenv."""
@@ -137,7 +142,7 @@ def add_metadata(model, facts, output_path):
       f.write(model)
     result = subprocess.run(
         [lite_python(), _METADATA_SCRIPT, "--model", model_path,
-         "--labels", LABELS_FILE, "--output", output_path,
+         "--labels", labels_path, "--output", output_path,
          "--facts", json.dumps(facts, sort_keys=True)],
         capture_output=True, text=True, check=False)
   if result.returncode:
@@ -154,7 +159,7 @@ def writer(cfg, network_iface, values):
     os.makedirs(export_dir)
     path = os.path.join(export_dir, MODEL_FILE)
     if iface.lite_metadata:
-      add_metadata(model, metadata_facts(cfg, iface), path)
+      add_metadata(model, metadata_facts(cfg, iface), labels_file(cfg), path)
     else:
       with open(path, "wb") as f:
         f.write(model)

@@ -41,6 +41,7 @@ def synthetic_value(config_name, name, shape):
 
 def synthetic_values(cfg):
   layout = architecture.variable_layout(cfg.architecture, cfg.depth_multiplier,
+                                        cfg.num_classes,
                                         quantized=cfg.quantized)
   values = {name: synthetic_value(cfg.name, name, shape)
             for name, shape in layout.items() if shape}
@@ -77,7 +78,8 @@ def _quant_ranges(cfg, values):
   arch = architecture.get(cfg.architecture)
   linear = _linear_output_ranges(cfg, values)
   ranges = {}
-  for layer in architecture.layers(cfg.architecture, cfg.depth_multiplier):
+  for layer in architecture.layers(cfg.architecture, cfg.depth_multiplier,
+                                   cfg.num_classes):
     weights = _folded(arch, layer, values)[0]
     act = (0.0, 6.0) if layer.activation else linear[layer.scope]
     names = architecture.quant_range_names(cfg.architecture, layer)
@@ -156,7 +158,7 @@ def _linear_output_ranges(cfg, values, images=2):
       x = x + block_input
       observed[_block_key(block)] = x
   pooled = x.mean(axis=(1, 2), keepdims=True)
-  head = architecture.logits_layer(x.shape[-1], architecture.NUM_CLASSES)
+  head = architecture.logits_layer(x.shape[-1], cfg.num_classes)
   observed[head.scope] = _apply(pooled, head, *_folded(arch, head, values))
   return {key: (np.floor(min(v.min(), 0.0) * 16) / 16,
                 np.ceil(max(v.max(), 0.0) * 16) / 16)
