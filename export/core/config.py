@@ -80,9 +80,27 @@ def _no_such_config(path):
 
 @dataclasses.dataclass(frozen=True)
 class Checkpoint:
-  url: str          # The published archive (.tgz).
+  url: str          # The published archive (.tgz); None: `path`.
   prefix: str       # Checkpoint prefix of the member files inside it.
   sha256: str = None  # Pinned archive hash, if known.
+  # A model of one's own: a local prefix, directory or archive.
+  path: str = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+  """What a model of one's own says about itself (its cards, Kaggle)."""
+  publisher: str       # Handles: <publisher>/<name>/...
+  name: str
+  title: str
+  dataset: str         # What it was trained on, as the cards name it.
+  description: str
+  license: str
+  authors: str
+  citation: str = None
+  kaggle_owner: str = None
+  kaggle_model: str = None
+  card_template: str = None  # A template file of one's own, or None.
 
 
 # Card layouts with a template in export/cards/templates. By default a card's
@@ -91,7 +109,8 @@ class Checkpoint:
 CARD_LAYOUTS = tuple(dict.fromkeys(
     [v.card_layout for v in published.VERSIONS.values()] +
     [v.card_layout for v in published.LITE_VERSIONS.values()] +
-    [published.TFJS_CARD_LAYOUT, "test_bucket"]))
+    [published.TFJS_CARD_LAYOUT, "test_bucket"] +
+    list(published.CUSTOM_CARD_LAYOUTS.values())))
 HUB_URL = "https://tfhub.dev/"
 
 
@@ -126,6 +145,11 @@ class Module:
   variant: str = None
   # The classifier's size (its config's), whatever the module's kind.
   num_classes: int = architecture.NUM_CLASSES
+  # The published version whose behaviour the module has, if not `version`
+  # (models of one's own: published.CUSTOM_SEMANTICS).
+  semantics: int = None
+  # Lite files of float checkpoints: published.POST_TRAINING, or None.
+  quantization: str = None
 
   @property
   def url(self):
@@ -151,8 +175,10 @@ class Module:
 
   @property
   def published_version(self):
-    """The published.ModuleVersion of this module's format and version."""
-    return published.module_version(self.format, self.version)
+    """The published.ModuleVersion of this module's format and version (or
+    of the version whose behaviour it has)."""
+    return published.module_version(self.format,
+                                    self.semantics or self.version)
 
   @property
   def configurable_batch_norm_momentum(self):
@@ -176,10 +202,21 @@ class VariantConfig:
   num_classes: int = architecture.NUM_CLASSES
   # The label file, one line per class; None: ImageNet's, with background.
   labels: str = None
+  # A model of one's own (`family: custom`): what it says about itself, and
+  # the images calibrating its post-training quantized Lite files.
+  model: ModelInfo = None
+  calibration: str = None
+
+  @property
+  def custom(self):
+    return self.model is not None
 
   @property
   def model_name(self):
-    """E.g. mobilenet_v1_050_160 (multiplier in hundredths, 3 digits)."""
+    """E.g. mobilenet_v1_050_160 (multiplier in hundredths, 3 digits); a
+    model of one's own: its name."""
+    if self.model:
+      return self.model.name
     return model_name(self.architecture, self.depth_multiplier,
                       self.input_size)
 
@@ -283,6 +320,8 @@ def parse(path, data):
     kind = "an empty file" if data is None else type(data).__name__
     raise ConfigError(path, "<top level>", kind,
                       "expected a mapping of config keys")
+  if "family" in data:
+    return _parse_custom(path, data)
   top = _Reader(path, data, _TOP_KEYS)
   architecture = top.one_of("architecture", (str,), tuple(FAMILIES))
   family = FAMILIES[architecture]
@@ -427,6 +466,220 @@ def _tfjs_module(path, m, where, publisher, architecture, depth_multiplier,
       path, where, handle, FORMAT_TFJS,
       f"{kind}/{version}/{variant}/{published.TFJS_VERSION}", _HANDLE_PART)
   return kind, version, variant, handle
+
+
+# --- Models of one's own (`family: custom`) ------------------------------------
+
+_CUSTOM_TOP_KEYS = {"family": True, "architecture": True,
+                    "depth_multiplier": True, "input_size": True,
+                    "quantized": False, "num_classes": True, "labels": True,
+                    "model": True, "checkpoint": True, "calibration": False,
+                    "modules": True}
+_MODEL_KEYS = {"publisher": True, "name": True, "title": True,
+               "dataset": True, "description": True, "license": False,
+               "authors": True, "citation": False, "kaggle_owner": False,
+               "kaggle_model": False, "card_template": False}
+_CUSTOM_CHECKPOINT_KEYS = {"path": False, "url": False, "sha256": False,
+                           "prefix": False}
+_CUSTOM_MODULE_KEYS = {"kind": True, "format": True, "variant": False,
+                       "quantization": False}
+_KAGGLE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # The kaggle CLI's.
+_KAGGLE_OWNER = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+DEFAULT_LICENSE = "Apache 2.0"
+MIN_INPUT_SIZE, INPUT_SIZE_STEP = 32, 32  # The networks' total stride.
+
+
+def _relative(path, value):
+  """A path in a config, relative to the config's directory."""
+  return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)),
+                                       os.path.expanduser(value)))
+
+
+def _label_count(path, labels):
+  try:
+    with open(labels, encoding="utf-8") as f:
+      return len(f.read().splitlines())
+  except OSError as e:
+    raise ConfigError(path, "labels", labels,
+                      f"expected a readable label file ({e.strerror})"
+                      ) from None
+
+
+def _images_in(directory):
+  return sorted(os.path.join(d, n) for d, _, names in os.walk(directory)
+                for n in names if n.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def _model_info(path, top):
+  m = _Reader(path, top.get("model", (dict,)), _MODEL_KEYS, "model.")
+  publisher, name = m.get("publisher", (str,)), m.get("name", (str,))
+  for key, value in (("publisher", publisher), ("name", name)):
+    if not _HANDLE_PART.match(value):
+      raise ConfigError(path, f"model.{key}", value,
+                        "expected lowercase letters, digits and _ (a handle "
+                        "part)")
+  owner = m.get("kaggle_owner", (str,), publisher.replace("_", "-"))
+  slug = m.get("kaggle_model", (str,), name.replace("_", "-"))
+  if not _KAGGLE_OWNER.match(owner):
+    raise ConfigError(path, "model.kaggle_owner", owner,
+                      "expected a Kaggle owner slug: lowercase letters and "
+                      "digits, single - or _ between them")
+  if not _KAGGLE_SLUG.match(slug):
+    raise ConfigError(path, "model.kaggle_model", slug,
+                      "expected a Kaggle model slug: lowercase letters and "
+                      "digits, single - between them")
+  template = m.get("card_template", (str,))
+  if template is not None:
+    template = _relative(path, template)
+    if not template.endswith(".md") or not os.path.isfile(template):
+      raise ConfigError(path, "model.card_template", template,
+                        "expected an existing .md template file")
+  return ModelInfo(
+      publisher=publisher, name=name, title=m.get("title", (str,)),
+      dataset=m.get("dataset", (str,)),
+      description=m.get("description", (str,)).strip(),
+      license=m.get("license", (str,), DEFAULT_LICENSE),
+      authors=m.get("authors", (str,)), citation=m.get("citation", (str,)),
+      kaggle_owner=owner, kaggle_model=slug, card_template=template)
+
+
+def _custom_checkpoint(path, top):
+  c = _Reader(path, top.get("checkpoint", (dict,)), _CUSTOM_CHECKPOINT_KEYS,
+              "checkpoint.")
+  local, url = c.get("path", (str,)), c.get("url", (str,))
+  if (local is None) == (url is None):
+    raise ConfigError(path, "checkpoint", top.mapping["checkpoint"],
+                      "expected exactly one of path (a checkpoint prefix, "
+                      "a directory holding one, or a .tgz) and url")
+  sha256, prefix = c.get("sha256", (str,)), c.get("prefix", (str,))
+  if url is not None:
+    _validate_url(path, "checkpoint.url", url)
+    if sha256 is None or not _SHA256.match(sha256):
+      raise ConfigError(path, "checkpoint.sha256", sha256,
+                        "a checkpoint URL needs its pinned sha256 (64 "
+                        "lowercase hex digits)")
+  if prefix is not None and not _PREFIX.match(prefix):
+    raise ConfigError(path, "checkpoint.prefix", prefix,
+                      "expected a file name prefix inside the archive")
+  return Checkpoint(url=url, prefix=prefix, sha256=sha256,
+                    path=_relative(path, local) if local else None)
+
+
+def _custom_module(path, entry, where, info, quantized, size_policy):
+  """A Module of a model of one's own, from its config entry."""
+  if not isinstance(entry, dict):
+    raise ConfigError(path, where.rstrip("."), entry,
+                      "expected a mapping with kind and format")
+  m = _Reader(path, entry, _CUSTOM_MODULE_KEYS, where)
+  fmt = m.one_of("format", (str,), FORMATS)
+  kind = m.one_of("kind", (str,),
+                  ("classification",) if fmt == FORMAT_LITE else KINDS)
+  if fmt == FORMAT_SAVED_MODEL_2 and quantized:
+    raise ConfigError(path, f"{where}format", fmt,
+                      "a quantization-aware checkpoint exports hub (quantops) "
+                      "and lite modules")
+  if fmt == FORMAT_TFJS and quantized:
+    raise ConfigError(path, f"{where}format", fmt,
+                      "TF.js models are converted from float TF1 modules")
+  variant = (m.one_of("variant", (str,), published.LITE_VARIANTS, "default")
+             if fmt == FORMAT_LITE else None)
+  if fmt != FORMAT_LITE and "variant" in entry:
+    raise ConfigError(path, f"{where}variant", entry["variant"],
+                      f"only {FORMAT_LITE} modules have variants")
+  quantization = m.get("quantization", (str,))
+  if quantization is not None and (fmt != FORMAT_LITE or quantized
+                                   or quantization != published.POST_TRAINING):
+    raise ConfigError(path, f"{where}quantization", quantization,
+                      f"only lite modules of a float checkpoint take "
+                      f"quantization: {published.POST_TRAINING}")
+  base = f"{info.publisher}/{info.name}"
+  if fmt == FORMAT_LITE:
+    name = info.name + ("_quantized" if quantized or quantization else "")
+    version = published.CUSTOM_SEMANTICS[fmt]
+    handle = f"{info.publisher}/lite-model/{name}/{version}/{variant}/1"
+  elif fmt == FORMAT_TFJS:
+    version = published.CUSTOM_HANDLE_VERSIONS[FORMAT_HUB]
+    handle = published.deployment_handle(f"{base}/{kind}/{version}", fmt,
+                                         published.TFJS_VARIANT,
+                                         published.TFJS_VERSION)
+    variant = published.TFJS_VARIANT
+  else:
+    version = published.CUSTOM_HANDLE_VERSIONS[fmt]
+    handle = f"{base}/{kind}/{version}"
+  layout = published.CUSTOM_CARD_LAYOUTS[fmt]
+  return Module(
+      kind, version, fmt, handle, quantized=quantized,
+      variable_input_size=(fmt in (FORMAT_HUB, FORMAT_TFJS) and size_policy
+                           and not quantized),
+      card=CardOptions(layout=layout), variant=variant,
+      semantics=published.CUSTOM_SEMANTICS[fmt], quantization=quantization)
+
+
+def _parse_custom(path, data):
+  """A config of a model of one's own (`family: custom`)."""
+  top = _Reader(path, data, _CUSTOM_TOP_KEYS)
+  top.one_of("family", (str,), (published.CUSTOM_FAMILY,))
+  architecture_name = top.one_of("architecture", (str,), tuple(FAMILIES))
+  depth_multiplier = float(top.get("depth_multiplier", (int, float)))
+  if not 0 < depth_multiplier <= 4 or round(depth_multiplier * 100) != (
+      depth_multiplier * 100):
+    raise ConfigError(path, "depth_multiplier", data["depth_multiplier"],
+                      "expected a multiple of 0.01 above 0 and at most 4 "
+                      "(the Slim builders take any positive multiplier; "
+                      "handles name it in hundredths)")
+  input_size = top.get("input_size", (int,))
+  if input_size < MIN_INPUT_SIZE or input_size % INPUT_SIZE_STEP:
+    raise ConfigError(path, "input_size", input_size,
+                      f"expected a multiple of {INPUT_SIZE_STEP} from "
+                      f"{MIN_INPUT_SIZE} up (the networks' total stride)")
+  quantized = top.get("quantized", (bool,), False)
+  num_classes = top.get("num_classes", (int,))
+  if num_classes < 2:
+    raise ConfigError(path, "num_classes", num_classes,
+                      "expected at least 2 classes")
+  labels = _relative(path, top.get("labels", (str,)))
+  count = _label_count(path, labels)
+  if count != num_classes:
+    raise ConfigError(path, "labels", labels,
+                      f"has {count} lines; expected one per class, "
+                      f"num_classes = {num_classes} (with the background "
+                      "class where the checkpoint has one)")
+  info = _model_info(path, top)
+  checkpoint = _custom_checkpoint(path, top)
+  family = FAMILIES[architecture_name]
+  entries = top.get("modules", (list,))
+  if not entries:
+    raise ConfigError(path, "modules", entries, "list at least one module")
+  modules, seen = [], set()
+  for i, entry in enumerate(entries):
+    module = _custom_module(path, entry, f"modules[{i}].", info, quantized,
+                            family.variable_size_since is not None)
+    if module.handle in seen:
+      raise ConfigError(path, f"modules[{i}]", entry,
+                        f"{module.handle} is listed twice")
+    seen.add(module.handle)
+    modules.append(dataclasses.replace(module, num_classes=num_classes))
+  calibration = top.get("calibration", (str,))
+  if any(m.quantization for m in modules):
+    if calibration is None:
+      raise ConfigError(path, "calibration", None,
+                        "post-training quantized lite modules need a "
+                        "directory of representative images")
+    calibration = _relative(path, calibration)
+    if not _images_in(calibration):
+      raise ConfigError(path, "calibration", calibration,
+                        "expected a directory holding images "
+                        f"({', '.join(IMAGE_EXTENSIONS)})")
+  elif calibration is not None:
+    calibration = _relative(path, calibration)
+  return VariantConfig(
+      path=path, name=os.path.splitext(os.path.basename(path))[0],
+      architecture=architecture_name, depth_multiplier=depth_multiplier,
+      input_size=input_size, quantized=quantized, checkpoint=checkpoint,
+      modules=tuple(modules), publisher=info.publisher,
+      num_classes=num_classes, labels=labels, model=info,
+      calibration=calibration)
 
 
 def resolve_path(name_or_path):

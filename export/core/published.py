@@ -91,6 +91,24 @@ TFJS_VERSION = 1
 TFJS_VARIANT = "default"
 TFJS_CARD_LAYOUT = "tfjs"
 
+# Models of one's own (configs with `family: custom`): each format is
+# exported with the behaviour of its latest published version (TF1 Hub
+# format as version 3: settable batch norm momentum, variable input size for
+# V1; TF2 as version 5: `serving_default`), and their handles number the two
+# hub formats in the order tfhub.dev published them (TF1 1, TF2 2); Lite
+# files and TF.js models are deployments of version 1, like the family's.
+CUSTOM_FAMILY = "custom"
+CUSTOM_SEMANTICS = {FORMAT_HUB: 3, FORMAT_SAVED_MODEL_2: 5, FORMAT_LITE: 1,
+                    FORMAT_TFJS: 3}
+CUSTOM_HANDLE_VERSIONS = {FORMAT_HUB: 1, FORMAT_SAVED_MODEL_2: 2}
+CUSTOM_CARD_LAYOUTS = {FORMAT_HUB: "custom_hub",
+                       FORMAT_SAVED_MODEL_2: "custom_saved_model_2",
+                       FORMAT_LITE: "custom_lite", FORMAT_TFJS: "custom_tfjs"}
+# Full-integer post-training quantization of a Lite file from a float
+# checkpoint, calibrated on the config's images.
+POST_TRAINING = "post_training"
+
+
 # Deployments of a model (Lite files, TF.js models) are served at handles
 # with a "<format>-model/" part, while their cards sit in the docs tree
 # below the model's path with the format name before the version:
