@@ -115,10 +115,10 @@ def test_a_tf1_group_builds_each_tag_sets_graph_once(tmp_path, monkeypatch):
   values = synthetic.synthetic_values(cfg)
   values = {n: values[n] for n in exporter.group_layout(cfg, group)}
   published = list(exporter.export_group(cfg, group, values, str(tmp_path)))
-  assert [m for m, _ in published] == group
+  assert [m for m, _, _ in published] == group
   assert sorted(built) == [False, True]
   # Each module holds its own variables only.
-  for module, directory in published:
+  for module, directory, _ in published:
     from tensorflow.python.training import py_checkpoint_reader
     reader = py_checkpoint_reader.NewCheckpointReader(
         os.path.join(directory, "variables", "variables"))
@@ -139,11 +139,11 @@ def test_a_group_traces_its_network_once(tmp_path, monkeypatch):
   values = synthetic.synthetic_values(cfg)
   values = {n: values[n] for n in exporter.group_layout(cfg, group)}
   published = list(exporter.export_group(cfg, group, values, str(tmp_path)))
-  assert [m for m, _ in published] == group
+  assert [m for m, _, _ in published] == group
   assert len(traced) == 1
   # Same variables, one with the serving signature (and its saver).
   sizes = [os.path.getsize(os.path.join(d, "saved_model.pb"))
-           for _, d in published]
+           for _, d, _ in published]
   assert sizes[0] < sizes[1]
 
 

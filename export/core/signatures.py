@@ -50,6 +50,9 @@ class Interface:
   quantized_input_range: tuple = None
   serving_signature: bool = False  # TF2: a `serving_default` SignatureDef.
   lite_metadata: bool = False  # Lite: with model metadata and labels.
+  # Lite: full-integer post-training quantization, calibrated on the
+  # config's images (a float checkpoint of one's own).
+  post_training_quantized: bool = False
   classes: int = architecture.NUM_CLASSES  # The config's classifier size.
 
   @property
@@ -89,6 +92,7 @@ def interface(module):
                              if module.quantized else None),
       serving_signature=module.published_version.serving_signature,
       lite_metadata=module.variant == "metadata",
+      post_training_quantized=module.quantization == published.POST_TRAINING,
       classes=module.num_classes)
 
 

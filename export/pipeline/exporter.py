@@ -77,7 +77,10 @@ def describe(cfg, module):
             f"input {size}")
   iface = signatures.interface(module)
   if module.is_lite:
-    if iface.quantized:
+    if iface.post_training_quantized:
+      types = (f"uint8 (post-training quantized, calibrated on the images "
+               f"in {cfg.calibration})")
+    elif iface.quantized:
       scale, zero_point = published.LITE_QUANTIZED_INPUT
       types = f"uint8 (scale 1/{1 / scale:g}, zero point {zero_point})"
     else:
@@ -116,16 +119,20 @@ def export_group(cfg, group, values, output_dir):
   """Writes the modules of `group` (see `network_groups`) from `values`
   (at least `group_layout`),
   building their network once; a module with the same Interface as one
-  written before is a copy of it. Yields (module, its directory) as each is
-  published (atomically)."""
+  written before is a copy of it. Yields (module, its directory, the
+  writer's report or None) as each is published (atomically): a writer
+  reports what it measured, e.g. a post-training quantized Lite file's
+  top-1 agreement with the float model."""
   write = formats.writer(cfg, signatures.interface(group[0]).network, values)
-  written = {}  # Interface -> directory of the module written with it.
+  written = {}  # Interface -> (directory of the module written, report).
   for module in group:
     iface = signatures.interface(module)
     with publish.staged_directory(output_dir, module.handle) as staging:
       if iface in written:
-        shutil.copytree(written[iface], staging)
+        shutil.copytree(written[iface][0], staging)
+        report = written[iface][1]
       else:
-        write(iface, staging)
-    written.setdefault(iface, os.path.join(output_dir, module.handle))
-    yield module, os.path.join(output_dir, module.handle)
+        report = write(iface, staging)
+    written.setdefault(iface, (os.path.join(output_dir, module.handle),
+                               report))
+    yield module, os.path.join(output_dir, module.handle), report

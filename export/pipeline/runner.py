@@ -62,6 +62,7 @@ class Result:
   # Peak resident memory of the worker process that ran it, so far.
   worker_peak_rss: int = 0
   pack_seconds: float = 0.0  # Of `seconds`, packing the archive.
+  report: dict = None        # What the writer measured (manifest.Entry).
 
 
 # --- Worker side --------------------------------------------------------------
@@ -104,7 +105,7 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
   values = checkpoint_lib.read_values(
       prefix, exporter.group_layout(cfg, modules))
   published = exporter.export_group(cfg, modules, values, output_dir)
-  for (module, dest), digest in zip(published, inputs):
+  for (module, dest, report), digest in zip(published, inputs):
     written = time.monotonic()
     archive = package.archive_path(output_dir, module.handle, module.format)
     sha256, size = package.serve(dest, archive, module.format)
@@ -112,7 +113,8 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
         handle=module.handle, config=cfg.name, format=module.format,
         archive=os.path.relpath(archive, output_dir), sha256=sha256,
         size=size, checkpoint_sha256=checkpoint_sha256,
-        exporter_version=manifest_lib.exporter_version(), inputs=digest),
+        exporter_version=manifest_lib.exporter_version(), inputs=digest,
+        report=report),
                  written - start, time.monotonic() - written))
     start = time.monotonic()
   return done
@@ -179,6 +181,8 @@ class _Progress:
             f"{result.handle}{timing}")
     if result.error:
       line += f"  ({result.error.splitlines()[0]})"
+    if result.report and result.report.get("summary"):
+      line += f"  ({result.report['summary']})"
     print(line, file=self.out, flush=True)
 
 
@@ -359,7 +363,7 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
             entry, write_seconds, pack_seconds = value[i]
             finish(Result(module.handle, cfg.name, EXPORTED,
                           write_seconds + pack_seconds, None, rss,
-                          pack_seconds), entry)
+                          pack_seconds, entry.report), entry)
         locks.release([m.handle for m in what])
         continue
       if error:  # The config's checkpoint: all its modules fail with it.

@@ -69,8 +69,26 @@ def inputs_digest(cfg, module, checkpoint_sha256):
       checkpoint_prefix=cfg.checkpoint.prefix, kind=module.kind,
       version=module.version, format=module.format, handle=module.handle,
       checkpoint_sha256=checkpoint_sha256, exporter=exporter_version())
+  if cfg.custom:  # What else a model of one's own is made of.
+    fields.update(num_classes=cfg.num_classes, semantics=module.semantics,
+                  quantization=module.quantization,
+                  labels=package.file_sha256(cfg.labels))
+    if module.quantization:
+      fields["calibration"] = _tree_digest(cfg.calibration)
   return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()
                         ).hexdigest()
+
+
+def _tree_digest(directory):
+  """Digest of the names and bytes of the files below `directory`."""
+  digest = hashlib.sha256()
+  for d, dirs, names in sorted(os.walk(directory)):
+    dirs.sort()
+    for name in sorted(names):
+      path = os.path.join(d, name)
+      digest.update(f"{os.path.relpath(path, directory)}\0"
+                    f"{package.file_sha256(path)}\n".encode())
+  return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +102,9 @@ class Entry:
   checkpoint_sha256: str
   exporter_version: str
   inputs: str              # inputs_digest() when exported.
+  # What the writer measured, e.g. a post-training quantized Lite file's
+  # top-1 agreement with the float model; most modules have none.
+  report: dict = None
 
 
 def load(output_dir):
@@ -223,7 +244,8 @@ class ModuleLocks:
 
 def _save(output_dir, entries, publications):
   data = {"format_version": FORMAT_VERSION, "modules": {
-      h: {k: v for k, v in dataclasses.asdict(e).items() if k != "handle"}
+      h: {k: v for k, v in dataclasses.asdict(e).items()
+          if k != "handle" and not (k == "report" and v is None)}
       for h, e in sorted(entries.items())}}
   if publications:
     data["publications"] = publications

@@ -40,6 +40,24 @@ def find_prefix(path):
                         "directory or .tgz archive")
 
 
+def archive_prefix(archive):
+  """The prefix of the one checkpoint in `archive` (a model of one's own
+  whose config names none)."""
+  try:
+    with tarfile.open(archive, "r:gz") as tar:
+      indexes = sorted(os.path.basename(m.name)[:-len(".index")]
+                       for m in tar.getmembers()
+                       if m.isfile() and m.name.endswith(".index"))
+  except (tarfile.TarError, EOFError, OSError) as e:
+    raise CheckpointError(f"{archive}: cannot read archive: {e}") from None
+  if len(indexes) != 1:
+    found = ", ".join(indexes) if indexes else "none"
+    raise CheckpointError(f"{archive}: expected one checkpoint (*.index) in "
+                          f"the archive, found {found}; name it in the "
+                          "config's checkpoint.prefix")
+  return indexes[0]
+
+
 def extract_checkpoint(archive, prefix, extract_dir):
   """Safely extracts the files of checkpoint `prefix` from `archive`.
 

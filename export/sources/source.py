@@ -36,6 +36,8 @@ class Source:
       return self.checkpoint
     if self.checkpoint_dir:
       return os.path.join(self.checkpoint_dir, cfg.name)
+    if cfg.checkpoint.path:
+      return cfg.checkpoint.path
     return f"{cfg.checkpoint.url} (downloaded, cached)"
 
 
@@ -69,17 +71,21 @@ def prepare(cfg, source):
 
 def resolve(cfg, checkpoint, cache_dir, require_hashes=False, log=print):
   """A checkpoint prefix for `cfg` from `checkpoint` (prefix, directory or
-  .tgz), or from the config's published archive if None."""
+  .tgz), else from the config's own path (a model of one's own) or its
+  archive's URL."""
+  checkpoint = checkpoint or cfg.checkpoint.path
   if checkpoint and not checkpoint.endswith((".tgz", ".tar.gz")):
     return checkpoint_lib.find_prefix(checkpoint)
   if checkpoint:
     if not os.path.isfile(checkpoint):
       raise checkpoint_lib.CheckpointError(f"{checkpoint}: no such archive")
-    return _extracted(checkpoint, cfg.checkpoint.prefix, cache_dir)
+    return _extracted(checkpoint, cfg.checkpoint.prefix or
+                      checkpoint_lib.archive_prefix(checkpoint), cache_dir)
   archive = fetch.fetch(cfg.checkpoint.url, cache_dir, cfg.checkpoint.sha256,
                         require_hash=require_hashes, log=log)
   try:
-    return _extracted(archive, cfg.checkpoint.prefix, cache_dir)
+    return _extracted(archive, cfg.checkpoint.prefix or
+                      checkpoint_lib.archive_prefix(archive), cache_dir)
   except checkpoint_lib.CheckpointError:
     fetch.evict(archive, cache_dir)  # Unusable: keep it out of the cache.
     raise
