@@ -7,8 +7,10 @@ the MobileNet family as `<owner>/<model>/<framework>/<variation>/<version>`
 `google/imagenet/mobilenet_v2_100_224/classification/5`:
 
 * owner: the handle's publisher (google; tensorflow for the Lite files),
-  unless the publisher maps it elsewhere (`owners`);
-* model: the architecture, `mobilenet-v1` or `mobilenet-v2`;
+  unless the publisher maps it elsewhere (`owners`); a model of one's own:
+  its config's `model.kaggle_owner`;
+* model: the architecture, `mobilenet-v1` or `mobilenet-v2`; a model of
+  one's own: its config's `model.kaggle_model`;
 * framework: the format as Kaggle's clients spell it (FRAMEWORKS);
 * variation: multiplier (3 digits), input size and kind, `100-224-
   classification`, `025-128-feature-vector`; a Lite file: its model name
@@ -69,7 +71,10 @@ def variation(cfg, module):
 
 
 def _published_versions(cfg, module):
-  """tfhub.dev's versions of the module's format and variation, in order."""
+  """tfhub.dev's versions of the module's format and variation, in order
+  (a model of one's own has one of each)."""
+  if cfg.custom:
+    return [module.version]
   family = published.FAMILIES[cfg.architecture]
   if module.is_lite:
     return sorted(published.LITE_VERSIONS)
@@ -93,8 +98,13 @@ def locate(cfg, module, owners=None):
   if module.served_url is not None:
     return None
   publisher = module.handle.split("/", 1)[0]
-  owner = (owners or {}).get(publisher, publisher)
+  if cfg.custom:  # Its config names its Kaggle owner and model.
+    owner = (owners or {}).get(publisher, cfg.model.kaggle_owner)
+    model = cfg.model.kaggle_model
+  else:
+    owner = (owners or {}).get(publisher, publisher)
+    model = MODELS[cfg.architecture]
   return KaggleVersion(
-      owner=owner, model=MODELS[cfg.architecture],
+      owner=owner, model=model,
       framework=FRAMEWORKS[module.format], variation=variation(cfg, module),
       version=_published_versions(cfg, module).index(module.version) + 1)
