@@ -55,8 +55,31 @@ def _check_layout(cfg, module, facts):
 def render(cfg, module):
   """Returns the markdown card of `module` (of config `cfg`)."""
   facts = facts_lib.module_facts(cfg, module)
+  if cfg.custom:
+    return _custom_loader(cfg).render(facts["layout"], facts)
   _check_layout(cfg, module, facts)
   return _LOADER.render(facts["layout"], facts)
+
+
+def _custom_loader(cfg):
+  """Templates of a model of one's own: its own card template (if its
+  config names one, rendered for every module), else the stock ones."""
+  template = cfg.model.card_template
+  if template is None:
+    return _LOADER
+  return _OwnTemplate(template)
+
+
+class _OwnTemplate:
+  """A config's own card template, which may include the stock partials."""
+
+  def __init__(self, path):
+    self.name = os.path.basename(path)[:-len(".md")]
+    self.loader = template.Loader(os.path.dirname(path), TEMPLATES_DIR)
+
+  def render(self, layout, facts):
+    del layout  # One template for every module.
+    return self.loader.render(self.name, facts)
 
 
 def render_template(name, facts):
@@ -75,13 +98,23 @@ def render_all(configs):
         raise CardError(f"{cfg.path}: {module.handle} is also in another "
                         "config; each module has one card")
       cards[path] = render(cfg, module)
-      if module.is_lite:  # Its parent's card, once for all its files.
+      if module.is_lite and cfg.custom:
+        cards.setdefault(facts_lib.placeholder_docs_path(module),
+                         _LOADER.render(
+                             facts_lib.CUSTOM_PLACEHOLDER_LAYOUT,
+                             facts_lib.custom_placeholder_facts(cfg, module)))
+      elif module.is_lite:  # Its parent's card, once for all its files.
         cards.setdefault(facts_lib.placeholder_docs_path(module),
                          _LOADER.render(facts_lib.PLACEHOLDER_LAYOUT,
                                         facts_lib.placeholder_facts(cfg,
                                                                     module)))
+  authors = {cfg.model.publisher: cfg.model.authors for cfg in configs
+             if cfg.custom}
   for publisher in sorted({path.split("/", 1)[0] for path in cards}):
-    cards[f"{publisher}/{publisher}.md"] = publisher_page(publisher)
+    cards[f"{publisher}/{publisher}.md"] = (
+        _LOADER.render(facts_lib.CUSTOM_PUBLISHER_LAYOUT,
+                       dict(publisher=publisher, authors=authors[publisher]))
+        if publisher in authors else publisher_page(publisher))
   return cards
 
 

@@ -123,6 +123,8 @@ def published_versions(cfg):
 
 def module_facts(cfg, module):
   """Returns {name: value} for the templates of `module`'s card."""
+  if cfg.custom:
+    return custom_facts(cfg, module)
   if module.is_lite:
     return lite_facts(cfg, module)
   if module.is_tfjs:
@@ -203,3 +205,87 @@ def module_facts(cfg, module):
   facts["v3_adds_variable_size"] = (family.variable_size_since == 3
                                     and not cfg.quantized)
   return facts
+
+
+# --- Models of one's own ------------------------------------------------------
+
+# The validator's `task` and `network-architecture` ids (tags/task.yaml,
+# tags/network_architecture.yaml of tensorflow/tfhub.dev).
+TASKS = {"classification": "image-classification",
+         "feature_vector": "image-feature-vector"}
+NETWORK_ARCHITECTURES = {"mobilenet_v1": "mobilenet-v1",
+                         "mobilenet_v2": "mobilenet-v2"}
+
+
+def custom_parent(module):
+  """The handle of the placeholder a Lite file of one's own deploys."""
+  return published.deployment_parent(module.handle)[0]
+
+
+def custom_facts(cfg, module):
+  """The facts of a card of a model of one's own (any format)."""
+  info, family = cfg.model, published.FAMILIES[cfg.architecture]
+  classification = module.kind == "classification"
+  quantized_lite = module.is_lite and (cfg.quantized or bool(
+      module.quantization))
+  sibling_handle, sibling_url = sibling(cfg, module) if not (
+      module.is_lite or module.is_tfjs) else (None, None)
+  sibling_listed = any(m.handle == sibling_handle for m in cfg.modules)
+  suffix = ".tflite" if module.is_lite else ".tar.gz"
+  return dict(
+      layout=default_layout(module),
+      handle=module.handle,
+      url=module.url,
+      parent=module.parent,
+      parent_url=config_lib.HUB_URL + module.parent,
+      asset_path=module.handle + suffix,
+      title=info.title, dataset=info.dataset, dataset_tag=info.dataset_tag,
+      description=info.description, authors=info.authors,
+      license=info.license, license_tag=published.LICENSE_TAGS[info.license],
+      citation=info.citation or "",
+      network=family.title,
+      network_tag=NETWORK_ARCHITECTURES[cfg.architecture],
+      v1=cfg.architecture == "mobilenet_v1",
+      classification=classification,
+      task=TASKS[module.kind],
+      signature=("image_classification" if classification
+                 else "image_feature_vector"),
+      format=module.format,
+      tf2=module.format == config_lib.FORMAT_SAVED_MODEL_2,
+      quantized=cfg.quantized,
+      quantized_lite=quantized_lite,
+      post_training=bool(module.quantization),
+      metadata=module.variant == "metadata",
+      fine_tunable="false" if cfg.quantized else "true",
+      bn_hparams=module.configurable_batch_norm_momentum,
+      batch_norm_momentum=signatures.DEFAULT_BATCH_NORM_MOMENTUM,
+      depth_multiplier=f"{cfg.depth_multiplier:g}",
+      size=cfg.input_size,
+      variable_size=module.variable_input_size,
+      rounds_depths=arch_lib.rounds_depths(cfg.architecture,
+                                           cfg.depth_multiplier),
+      num_classes=cfg.num_classes,
+      num_features=arch_lib.num_features(cfg.architecture,
+                                         cfg.depth_multiplier),
+      labels_file=posixpath.basename(cfg.labels),
+      sibling_handle=sibling_handle if sibling_listed else "",
+      sibling_url=sibling_url,
+      input_mean=f"{published.LITE_INPUT_MEAN:g}",
+      input_std=f"{published.LITE_INPUT_STD:g}",
+      version=module.handle.rsplit("/", 1)[1],
+      # A deployment's title: its parent, variant and version (the handle
+      # without its "<format>-model/" part).
+      deployment_title=(f"{module.parent}/{module.variant}/"
+                        f"{module.handle.rsplit('/', 1)[1]}"))
+
+
+def custom_placeholder_facts(cfg, module):
+  """The facts of the placeholder card of a Lite file of one's own."""
+  facts = custom_facts(cfg, module)
+  facts.update(layout=CUSTOM_PLACEHOLDER_LAYOUT, handle=module.parent,
+               task=TASKS["classification"])
+  return facts
+
+
+CUSTOM_PLACEHOLDER_LAYOUT = "custom_placeholder"
+CUSTOM_PUBLISHER_LAYOUT = "custom_publisher"

@@ -91,7 +91,7 @@ def config_text(facts, name, checkpoint, labels, input_size, source):
       f"num_classes: {facts.num_classes}",
       f"labels: {labels}",
       "model:",
-      f"  publisher: {PLACEHOLDER.lower()}_publisher",
+      f"  publisher: {PLACEHOLDER.lower()}-publisher",
       f"  name: {name}",
       f"  title: \"{PLACEHOLDER}: the model's title\"",
       f"  dataset: \"{PLACEHOLDER}: what it was trained on\"",

@@ -101,6 +101,7 @@ class ModelInfo:
   kaggle_owner: str = None
   kaggle_model: str = None
   card_template: str = None  # A template file of one's own, or None.
+  dataset_tag: str = None    # Its tfhub.dev `dataset` id (cards' metadata).
 
 
 # Card layouts with a template in export/cards/templates. By default a card's
@@ -476,13 +477,15 @@ _CUSTOM_TOP_KEYS = {"family": True, "architecture": True,
                     "model": True, "checkpoint": True, "calibration": False,
                     "modules": True}
 _MODEL_KEYS = {"publisher": True, "name": True, "title": True,
-               "dataset": True, "description": True, "license": False,
+               "dataset": True, "dataset_tag": False,
+               "description": True, "license": False,
                "authors": True, "citation": False, "kaggle_owner": False,
                "kaggle_model": False, "card_template": False}
 _CUSTOM_CHECKPOINT_KEYS = {"path": False, "url": False, "sha256": False,
                            "prefix": False}
 _CUSTOM_MODULE_KEYS = {"kind": True, "format": True, "variant": False,
                        "quantization": False}
+_PUBLISHER_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _KAGGLE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # The kaggle CLI's.
 _KAGGLE_OWNER = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -514,12 +517,25 @@ def _images_in(directory):
 def _model_info(path, top):
   m = _Reader(path, top.get("model", (dict,)), _MODEL_KEYS, "model.")
   publisher, name = m.get("publisher", (str,)), m.get("name", (str,))
-  for key, value in (("publisher", publisher), ("name", name)):
-    if not _HANDLE_PART.match(value):
-      raise ConfigError(path, f"model.{key}", value,
-                        "expected lowercase letters, digits and _ (a handle "
-                        "part)")
-  owner = m.get("kaggle_owner", (str,), publisher.replace("_", "-"))
+  if not _PUBLISHER_ID.match(publisher):
+    raise ConfigError(path, "model.publisher", publisher,
+                      "expected lowercase letters and digits, single - "
+                      "between them (a tfhub.dev publisher id)")
+  if not _HANDLE_PART.match(name):
+    raise ConfigError(path, "model.name", name,
+                      "expected lowercase letters, digits and _ (a handle "
+                      "part)")
+  license_name = m.get("license", (str,), DEFAULT_LICENSE)
+  if license_name not in published.LICENSE_TAGS:
+    raise ConfigError(path, "model.license", license_name,
+                      "allowed values (Kaggle's names): "
+                      f"{', '.join(published.LICENSE_TAGS)}")
+  dataset_tag = m.get("dataset_tag", (str,), published.OTHER_DATASET_TAG)
+  if dataset_tag not in published.DATASET_TAGS:
+    raise ConfigError(path, "model.dataset_tag", dataset_tag,
+                      "allowed values (tfhub.dev's dataset ids): "
+                      f"{', '.join(published.DATASET_TAGS)}")
+  owner = m.get("kaggle_owner", (str,), publisher)
   slug = m.get("kaggle_model", (str,), name.replace("_", "-"))
   if not _KAGGLE_OWNER.match(owner):
     raise ConfigError(path, "model.kaggle_owner", owner,
@@ -539,7 +555,7 @@ def _model_info(path, top):
       publisher=publisher, name=name, title=m.get("title", (str,)),
       dataset=m.get("dataset", (str,)),
       description=m.get("description", (str,)).strip(),
-      license=m.get("license", (str,), DEFAULT_LICENSE),
+      license=license_name, dataset_tag=dataset_tag,
       authors=m.get("authors", (str,)), citation=m.get("citation", (str,)),
       kaggle_owner=owner, kaggle_model=slug, card_template=template)
 

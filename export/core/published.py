@@ -104,6 +104,18 @@ CUSTOM_HANDLE_VERSIONS = {FORMAT_HUB: 1, FORMAT_SAVED_MODEL_2: 2}
 CUSTOM_CARD_LAYOUTS = {FORMAT_HUB: "custom_hub",
                        FORMAT_SAVED_MODEL_2: "custom_saved_model_2",
                        FORMAT_LITE: "custom_lite", FORMAT_TFJS: "custom_tfjs"}
+# The licenses a model of one's own may have: Kaggle's name (what
+# `model_upload` takes) -> tfhub.dev's `license` tag id (tags/license.yaml
+# of tensorflow/tfhub.dev; tests/testdata/tfhub_validator).
+# Kaggle's names are known for these two only (kagglehub's README and tests
+# use "Apache 2.0"; "MIT" is in Kaggle's license list for models).
+LICENSE_TAGS = {"Apache 2.0": "apache-2.0", "MIT": "mit"}
+# tfhub.dev's `dataset` tag ids (tags/dataset.yaml) a card of one's own
+# may name; "other" unless the config says.
+OTHER_DATASET_TAG = "other"
+DATASET_TAGS = ("other", "multiple", "imagenet", "imagenet-ilsvrc-2012-cls",
+                "imagenet-21k", "cifar-10", "cifar-100", "coco-2017",
+                "plant-village")
 # Full-integer post-training quantization of a Lite file from a float
 # checkpoint, calibrated on the config's images.
 POST_TRAINING = "post_training"
