@@ -58,8 +58,9 @@ class KaggleVersion:
 def variation(cfg, module):
   """The module's variation slug (see the module docstring)."""
   if module.is_lite:
-    name = published.lite_model_name(cfg.architecture, cfg.depth_multiplier,
-                                     cfg.input_size, cfg.quantized)
+    name = published.lite_model_name(
+        cfg.architecture, cfg.depth_multiplier, cfg.input_size,
+        cfg.quantized or bool(module.quantization))
     slug = name[len(cfg.architecture) + 1:].replace(".", "-").replace("_", "-")
     return slug + (METADATA_SUFFIX if module.variant == "metadata" else "")
   parts = [published.multiplier_code(cfg.depth_multiplier),

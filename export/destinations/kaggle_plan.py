@@ -39,7 +39,7 @@ class Model:
   title: str
   subtitle: str
   description: str
-  publish_time: str        # YYYY-MM-DD.
+  publish_time: str        # YYYY-MM-DD, or None.
   provenance_sources: str
   is_private: bool
 
@@ -112,12 +112,17 @@ def _selected(configs, owners, only):
   """[(cfg, module, KaggleVersion)] of `configs` that tfhub.dev served,
   narrowed to `only` (module handles or Kaggle handles, with or without
   their version)."""
-  found = []
+  found, seen = [], {}
   for cfg in configs:
     for module in cfg.modules:
       kv = kaggle_layout.locate(cfg, module, owners)
-      if kv is not None:
-        found.append((cfg, module, kv))
+      if kv is None:
+        continue
+      if kv.handle in seen:
+        raise PlanError(f"{module.handle} ({cfg.path}) and {seen[kv.handle]} "
+                        f"would both be {kv.handle} on Kaggle")
+      seen[kv.handle] = module.handle
+      found.append((cfg, module, kv))
   if not only:
     return found
   wanted = set(only)
@@ -151,7 +156,11 @@ def plan(configs, output_dir, owners=None, only=None, public=False,
       modules, whichever are published now.
   """
   selected = _selected(configs, owners, only)
-  everything = _selected(family or configs, owners, None)
+  family = list(family or [])
+  known = {os.path.realpath(c.path) for c in family}
+  everything = _selected(
+      family + [c for c in configs if os.path.realpath(c.path) not in known],
+      owners, None)
   links = {m.handle: kv for _, m, kv in everything}
   # A variation's texts come from its first version's module, a model's
   # description from all its modules (even those not selected).
@@ -164,12 +173,15 @@ def plan(configs, output_dir, owners=None, only=None, public=False,
     if (kv.owner, kv.model) not in models:
       family = published.FAMILIES[cfg.architecture]
       models[(kv.owner, kv.model)] = Model(
-          owner=kv.owner, slug=kv.model, title=family.title,
-          subtitle=kaggle_texts.SUBTITLES[cfg.architecture],
+          owner=kv.owner, slug=kv.model,
+          title=cfg.model.title if cfg.custom else family.title,
+          subtitle=kaggle_texts.subtitle(cfg),
           description=kaggle_texts.model_card(
               cfg.architecture, members[(kv.owner, kv.model)], kv.owner),
-          publish_time=kaggle_texts.PUBLISH_DATES[cfg.architecture],
+          publish_time=(None if cfg.custom else
+                        kaggle_texts.PUBLISH_DATES[cfg.architecture]),
           provenance_sources=(
+              (cfg.checkpoint.url or "") if cfg.custom else
               f"TF-Slim {family.title} checkpoints: {family.archive_root}"),
           is_private=not public)
     if kv.variation_handle not in variations:
@@ -178,7 +190,10 @@ def plan(configs, output_dir, owners=None, only=None, public=False,
       variations[kv.variation_handle] = Variation(
           owner=kv.owner, model=kv.model, framework=kv.framework,
           slug=kv.variation, overview=texts["overview"],
-          usage=texts["usage"], fine_tunable=texts["fine_tunable"])
+          usage=texts["usage"], fine_tunable=texts["fine_tunable"],
+          **({"license_name": f_cfg.model.license,
+              "training_data": (f_cfg.model.dataset,)} if f_cfg.custom
+             else {}))
     versions.append(Version(
         kaggle=kv, module=module.handle, config=cfg.name,
         module_dir=os.path.join(output_dir, module.handle),

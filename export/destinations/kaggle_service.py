@@ -215,8 +215,9 @@ def create_model(model):
   request.title, request.subtitle = model.title, model.subtitle
   request.is_private = model.is_private
   request.description = model.description
-  request.publish_time = datetime.datetime.strptime(model.publish_time,
-                                                    "%Y-%m-%d")
+  if model.publish_time:
+    request.publish_time = datetime.datetime.strptime(model.publish_time,
+                                                      "%Y-%m-%d")
   request.provenance_sources = model.provenance_sources
   return _create(f"CreateModel {model.handle}", "create_model", request)
 

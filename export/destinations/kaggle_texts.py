@@ -105,21 +105,24 @@ def version_notes(cfg, module):
   for entry in entries:
     title, _, body = entry.partition("\n")
     if title.strip() == f"Version {module.version}":
-      return (f"{module.handle} (tfhub.dev version {module.version}):\n"
+      origin = "" if cfg.custom else f" (tfhub.dev version {module.version})"
+      return (f"{module.handle}{origin}:\n"
               + body.strip("\n") + "\n")
   return ""
 
 
 def _variation_row(cfg, module, frameworks):
   if module.is_lite:
-    output = ("class probabilities, uint8" if cfg.quantized
+    output = ("class probabilities, uint8"
+              if cfg.quantized or module.quantization
               else "class probabilities")
   elif module.kind == "classification":
     output = f"logits of {cfg.num_classes} classes"
   else:
     output = (f"{arch_lib.num_features(cfg.architecture, cfg.depth_multiplier)}"
               "-dim feature vector")
-  weights = "quantization-aware" if cfg.quantized else "float"
+  weights = ("quantization-aware" if cfg.quantized else
+             "post-training uint8" if module.quantization else "float")
   return (f"| `{kaggle_layout.variation(cfg, module)}` | "
           f"{cfg.depth_multiplier!r} | {cfg.input_size}x{cfg.input_size} | "
           f"{output} | {weights} | "
@@ -127,9 +130,11 @@ def _variation_row(cfg, module, frameworks):
 
 
 def model_card(architecture, members, owner):
-  """The description of Kaggle model `<owner>/<mobilenet-vN>`: `members` is
-  [(cfg, module)] of the modules it holds."""
+  """The description of Kaggle model `<owner>/<mobilenet-vN>` (or of a
+  model of one's own): `members` is [(cfg, module)] of the modules it
+  holds."""
   family = published.FAMILIES[architecture]
+  any_cfg = members[0][0]
   frameworks, first = {}, {}
   for cfg, module in members:
     slug = kaggle_layout.variation(cfg, module)
@@ -151,4 +156,19 @@ def model_card(architecture, members, owner):
       num_variations=len(rows),
       model_zoo=family.archive_root,
       license=LICENSE_NAME)
-  return cards.render_template("kaggle_model", facts)
+  if any_cfg.custom:
+    info = any_cfg.model
+    facts.update(layout="kaggle_custom_model", title=info.title,
+                 description=info.description, authors=info.authors,
+                 dataset=info.dataset, license=info.license,
+                 citation=info.citation or "",
+                 num_classes=any_cfg.num_classes)
+  return cards.render_template(facts["layout"], facts)
+
+
+def subtitle(cfg):
+  """A Kaggle model's subtitle: the family's, or the first sentence of the
+  description of a model of one's own."""
+  if cfg.custom:
+    return cfg.model.description.split(". ")[0].rstrip(".") + "."
+  return SUBTITLES[cfg.architecture]
