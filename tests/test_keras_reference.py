@@ -125,7 +125,8 @@ def keras_model(cfg):
   build = {"mobilenet_v1": keras.applications.MobileNet,
            "mobilenet_v2": keras.applications.MobileNetV2}[cfg.architecture]
   return build(input_shape=(cfg.input_size, cfg.input_size, 3),
-               alpha=cfg.depth_multiplier, weights=None, classes=1001,
+               alpha=cfg.depth_multiplier, weights=None,
+               classes=cfg.num_classes,
                classifier_activation=None)
 
 

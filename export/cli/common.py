@@ -8,6 +8,7 @@ Exit status 0 on success, 2 for bad usage or a bad config (one line naming
 file, key, value and what is allowed), 1 for anything else, with its cause.
 """
 
+import contextlib
 import logging as std_logging
 import os
 import sys
@@ -37,6 +38,23 @@ def report(results):
   failed = any(r.status != runner.EXPORTED and r.status != runner.UP_TO_DATE
                for r in results)
   return EXIT_FAILURE if failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+  """Sends what native code writes to stderr (TensorFlow's C++ start-up
+  lines, which TF_CPP_MIN_LOG_LEVEL does not reach) to /dev/null while
+  the block runs; Python errors still raise."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
 
 
 def parse_flags_or_exit(argv):

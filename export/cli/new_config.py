@@ -39,7 +39,8 @@ def define_flags():
 
 def _variables(path):
   """{name: shape} of the checkpoint at `path` (prefix, dir or .tgz)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with common.native_stderr_silenced():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if path.endswith((".tgz", ".tar.gz")):
     with tempfile.TemporaryDirectory() as tmp:
       prefix = checkpoint_lib.extract_checkpoint(
