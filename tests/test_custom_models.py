@@ -408,3 +408,28 @@ def test_new_config_refuses_labels_of_another_count(v1, tmp_path):
   assert result.stderr.startswith(f"error: {labels}: has 2 lines, but ")
   assert "classifier has 10 classes" in result.stderr
   assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_config_can_name_its_own_card_template(tmp_path):
+  from export import cards
+  from export.core import config
+  path = write_config(str(tmp_path / "own"), V1, calibration=0,
+                      modules="  - {kind: classification, format: hub}\n")
+  template = tmp_path / "own" / "card.md"
+  template.write_text(
+      "# Module {{handle}}\n{{title}}, {{num_classes}} classes.\n\n"
+      "<!-- asset-path: {{asset_path}} -->\n<!-- task: {{task}} -->\n"
+      "<!-- fine-tunable: {{fine_tunable}} -->\n<!-- format: {{format}} -->\n"
+      "\n## Overview\n\n{% for i in range(2) %}{{i}} {% endfor %}\n"
+      '{% include "_custom_input.md" %}')
+  with open(path) as f:
+    text = f.read().replace("  authors:", "  card_template: card.md\n"
+                            "  authors:")
+  with open(path, "w") as f:
+    f.write(text)
+  tree = cards.render_all([config.load(path)])
+  card = tree["dial-works/models/gauges_model/classification/1.md"]
+  assert card.startswith("# Module dial-works/gauges_model/classification/1\n"
+                         "Gauges model, 10 classes.\n")
+  assert "0 1 The input `images` are expected" in card  # trim_blocks.
+  assert tfhub_validator.problems(tree) == []
