@@ -433,3 +433,27 @@ def test_a_config_can_name_its_own_card_template(tmp_path):
                          "Gauges model, 10 classes.\n")
   assert "0 1 The input `images` are expected" in card  # trim_blocks.
   assert tfhub_validator.problems(tree) == []
+
+
+def test_a_checkpoint_archive_is_found_without_naming_its_prefix(v1,
+                                                                  tmp_path):
+  import tarfile
+  from export.core import config
+  from export.sources import checkpoint as checkpoint_lib
+  from export.sources import source
+  archive = tmp_path / "own" / "trained.tgz"
+  archive.parent.mkdir()
+  with tarfile.open(archive, "w:gz") as tar:
+    for name in os.listdir(os.path.dirname(v1.prefix)):
+      tar.add(os.path.join(os.path.dirname(v1.prefix), name),
+              arcname=f"run_7/{name}")
+  path = write_config(str(tmp_path / "own"), V1, calibration=0,
+                      modules="  - {kind: classification, format: hub}\n")
+  with open(path) as f:
+    text = f.read().replace("path: ckpt/model.ckpt", "path: trained.tgz")
+  with open(path, "w") as f:
+    f.write(text)
+  cfg = config.load(path)
+  prepared = source.prepare(cfg, source.Source(cache_dir=str(tmp_path / "c")))
+  assert os.path.basename(prepared.prefix) == "model.ckpt"
+  assert prepared.sha256 == checkpoint_lib.checkpoint_sha256(v1.prefix)

@@ -509,7 +509,8 @@ def _label_count(path, labels):
                       ) from None
 
 
-def _images_in(directory):
+def calibration_images(directory):
+  """The images below `directory`, sorted by path."""
   return sorted(os.path.join(d, n) for d, _, names in os.walk(directory)
                 for n in names if n.lower().endswith(IMAGE_EXTENSIONS))
 
@@ -525,16 +526,11 @@ def _model_info(path, top):
     raise ConfigError(path, "model.name", name,
                       "expected lowercase letters, digits and _ (a handle "
                       "part)")
-  license_name = m.get("license", (str,), DEFAULT_LICENSE)
-  if license_name not in published.LICENSE_TAGS:
-    raise ConfigError(path, "model.license", license_name,
-                      "allowed values (Kaggle's names): "
-                      f"{', '.join(published.LICENSE_TAGS)}")
-  dataset_tag = m.get("dataset_tag", (str,), published.OTHER_DATASET_TAG)
-  if dataset_tag not in published.DATASET_TAGS:
-    raise ConfigError(path, "model.dataset_tag", dataset_tag,
-                      "allowed values (tfhub.dev's dataset ids): "
-                      f"{', '.join(published.DATASET_TAGS)}")
+  # Kaggle's license names; tfhub.dev's dataset ids.
+  license_name = m.one_of("license", (str,), tuple(published.LICENSE_TAGS),
+                          DEFAULT_LICENSE)
+  dataset_tag = m.one_of("dataset_tag", (str,), published.DATASET_TAGS,
+                         published.OTHER_DATASET_TAG)
   owner = m.get("kaggle_owner", (str,), publisher)
   slug = m.get("kaggle_model", (str,), name.replace("_", "-"))
   if not _KAGGLE_OWNER.match(owner):
@@ -683,7 +679,7 @@ def _parse_custom(path, data):
                         "post-training quantized lite modules need a "
                         "directory of representative images")
     calibration = _relative(path, calibration)
-    if not _images_in(calibration):
+    if not calibration_images(calibration):
       raise ConfigError(path, "calibration", calibration,
                         "expected a directory holding images "
                         f"({', '.join(IMAGE_EXTENSIONS)})")

@@ -80,9 +80,7 @@ HELD_OUT_EVERY = 5
 def calibration_split(cfg):
   """(representative image paths, held-out image paths) of the config's
   calibration directory."""
-  paths = sorted(os.path.join(d, n) for d, _, names in os.walk(cfg.calibration)
-                 for n in names
-                 if n.lower().endswith(config_lib.IMAGE_EXTENSIONS))
+  paths = config_lib.calibration_images(cfg.calibration)
   held_out = paths[HELD_OUT_EVERY - 1::HELD_OUT_EVERY]
   return [p for p in paths if p not in set(held_out)], held_out
 
