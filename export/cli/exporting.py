@@ -127,8 +127,8 @@ def main(command, argv):
     raise common.app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   # Under `bazel run`, relative paths mean the user's working directory.
   os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()))
+  plans = _plans(command)  # A bad config is said first.
   source = _source(command)
-  plans = _plans(command)
   if FLAGS.dry_run:
     for cfg, planned in plans:
       for p in planned:
