@@ -277,6 +277,13 @@ class _Reader:
       raise ConfigError(self.path, self.key(key), value, f"expected {names}")
     return value
 
+  def matching(self, key, pattern, expected, default=None):
+    """A string value that `pattern` matches ("expected <expected>")."""
+    value = self.get(key, (str,), default)
+    if not pattern.match(value):
+      raise ConfigError(self.path, self.key(key), value, f"expected {expected}")
+    return value
+
   def one_of(self, key, types, allowed, default=None):
     value = self.get(key, types, default)
     if value not in allowed:
@@ -517,30 +524,22 @@ def calibration_images(directory):
 
 def _model_info(path, top):
   m = _Reader(path, top.get("model", (dict,)), _MODEL_KEYS, "model.")
-  publisher, name = m.get("publisher", (str,)), m.get("name", (str,))
-  if not _PUBLISHER_ID.match(publisher):
-    raise ConfigError(path, "model.publisher", publisher,
-                      "expected lowercase letters and digits, single - "
-                      "between them (a tfhub.dev publisher id)")
-  if not _HANDLE_PART.match(name):
-    raise ConfigError(path, "model.name", name,
-                      "expected lowercase letters, digits and _ (a handle "
-                      "part)")
+  publisher = m.matching("publisher", _PUBLISHER_ID,
+                         "lowercase letters and digits, single - between "
+                         "them (a tfhub.dev publisher id)")
+  name = m.matching("name", _HANDLE_PART,
+                    "lowercase letters, digits and _ (a handle part)")
   # Kaggle's license names; tfhub.dev's dataset ids.
   license_name = m.one_of("license", (str,), tuple(published.LICENSE_TAGS),
                           DEFAULT_LICENSE)
   dataset_tag = m.one_of("dataset_tag", (str,), published.DATASET_TAGS,
                          published.OTHER_DATASET_TAG)
-  owner = m.get("kaggle_owner", (str,), publisher)
-  slug = m.get("kaggle_model", (str,), name.replace("_", "-"))
-  if not _KAGGLE_OWNER.match(owner):
-    raise ConfigError(path, "model.kaggle_owner", owner,
-                      "expected a Kaggle owner slug: lowercase letters and "
-                      "digits, single - or _ between them")
-  if not _KAGGLE_SLUG.match(slug):
-    raise ConfigError(path, "model.kaggle_model", slug,
-                      "expected a Kaggle model slug: lowercase letters and "
-                      "digits, single - between them")
+  owner = m.matching("kaggle_owner", _KAGGLE_OWNER,
+                     "a Kaggle owner slug: lowercase letters and digits, "
+                     "single - or _ between them", publisher)
+  slug = m.matching("kaggle_model", _KAGGLE_SLUG,
+                    "a Kaggle model slug: lowercase letters and digits, "
+                    "single - between them", name.replace("_", "-"))
   template = m.get("card_template", (str,))
   if template is not None:
     template = _relative(path, template)
