@@ -28,6 +28,7 @@ import tensorflow as tf
 from export import nets
 from export.core import signatures
 from export.formats import network
+from export.formats import reproducible
 
 _NON_TRAINABLE = ("moving_mean", "moving_variance")
 
@@ -164,4 +165,6 @@ def writer(cfg, network_iface, values):
       tf.saved_model.save(root, export_dir, signatures={},
                           options=tf.saved_model.SaveOptions(
                               experimental_skip_saver=True))
+    # The same bytes whatever the process did before (function uids).
+    reproducible.canonicalize(export_dir)
   return write
