@@ -114,7 +114,8 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
         archive=os.path.relpath(archive, output_dir), sha256=sha256,
         size=size, checkpoint_sha256=checkpoint_sha256,
         exporter_version=manifest_lib.exporter_version(), inputs=digest,
-        report=report),
+        report=report,
+        tensorflow_version=manifest_lib.tensorflow_version()),
                  written - start, time.monotonic() - written))
     start = time.monotonic()
   return done

@@ -1,9 +1,9 @@
 """`<output_dir>/manifest.json`: every exported module and what it was made of.
 
 One entry per module handle: the packaged archive (path, sha256, size), the
-source checkpoint's sha256, the exporter version, and `inputs`, a digest of
-everything the module's bytes depend on (its config fields, the checkpoint,
-the exporter version). An export whose inputs digest matches the manifest,
+source checkpoint's sha256, the exporter and TensorFlow versions, and
+`inputs`, a digest of everything the module's bytes depend on (its config
+fields, the checkpoint, the exporter and TensorFlow versions). An export whose inputs digest matches the manifest,
 and whose files are still there, is up to date and skipped.
 
 Only the coordinating process writes the manifest, atomically (write aside,
@@ -24,6 +24,7 @@ import dataclasses
 import fcntl
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -61,6 +62,15 @@ def exporter_version():
   return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
+@functools.lru_cache(maxsize=None)
+def tensorflow_version():
+  """The installed TensorFlow's version (without importing it)."""
+  try:
+    return importlib.metadata.version("tensorflow")
+  except importlib.metadata.PackageNotFoundError:
+    return importlib.metadata.version("tensorflow-cpu")
+
+
 def inputs_digest(cfg, module, checkpoint_sha256):
   """Digest of all a module's bytes depend on."""
   fields = dict(
@@ -68,7 +78,8 @@ def inputs_digest(cfg, module, checkpoint_sha256):
       input_size=cfg.input_size, quantized=cfg.quantized,
       checkpoint_prefix=cfg.checkpoint.prefix, kind=module.kind,
       version=module.version, format=module.format, handle=module.handle,
-      checkpoint_sha256=checkpoint_sha256, exporter=exporter_version())
+      checkpoint_sha256=checkpoint_sha256, exporter=exporter_version(),
+      tensorflow=tensorflow_version())
   if cfg.custom:  # What else a model of one's own is made of.
     fields.update(num_classes=cfg.num_classes, semantics=module.semantics,
                   quantization=module.quantization,
@@ -105,6 +116,10 @@ class Entry:
   # What the writer measured, e.g. a post-training quantized Lite file's
   # top-1 agreement with the float model; most modules have none.
   report: dict = None
+  # The TensorFlow that wrote it: the same config, checkpoint and exporter
+  # version give the same bytes with one TensorFlow version; another may
+  # serialize graphs differently.
+  tensorflow_version: str = None
 
 
 def load(output_dir):
@@ -245,7 +260,8 @@ class ModuleLocks:
 def _save(output_dir, entries, publications):
   data = {"format_version": FORMAT_VERSION, "modules": {
       h: {k: v for k, v in dataclasses.asdict(e).items()
-          if k != "handle" and not (k == "report" and v is None)}
+          if k != "handle" and not (k in ("report", "tensorflow_version")
+                                    and v is None)}
       for h, e in sorted(entries.items())}}
   if publications:
     data["publications"] = publications
