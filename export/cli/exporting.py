@@ -14,6 +14,7 @@ from absl import flags
 from export.cli import common
 from export.core import config as config_lib
 from export.publishing import manifest
+from export.publishing import signing
 from export.pipeline import exporter
 from export.pipeline import runner
 from export.sources import fetch
@@ -78,6 +79,13 @@ def define_flags(command):
                     "Export every module even after one failed (the exit "
                     "status is still 1).")
   flags.DEFINE_bool("force", False, "Re-export modules that are up to date.")
+  flags.DEFINE_string("sign_key", None,
+                      "Sign every module with this PEM private key (EC): "
+                      "OpenSSF Model Signing, model.sig beside its files.")
+  flags.DEFINE_string("sign_certificate", None,
+                      "With --sign_key: the key's PEM signing certificate.")
+  flags.DEFINE_list("sign_certificate_chain", [],
+                    "With --sign_certificate: PEM certificates up to a root.")
   flags.DEFINE_string("summary_json", None,
                       "Also write the run's results to this file, as JSON "
                       "(see runner.summary_data).")
@@ -114,6 +122,26 @@ def _source(command):
       require_hashes=FLAGS.require_hashes)
 
 
+def _signer():
+  """The Signer of the --sign_* flags, or None."""
+  if not FLAGS.sign_key:
+    if FLAGS.sign_certificate or FLAGS.sign_certificate_chain:
+      raise common.app.UsageError("--sign_certificate needs --sign_key, its "
+                                  "private key")
+    return None
+  for flag in ("sign_key", "sign_certificate"):
+    path = FLAGS[flag].value
+    if path and not os.path.isfile(path):
+      raise common.app.UsageError(f"--{flag}: no such file: {path}")
+  for path in FLAGS.sign_certificate_chain:
+    if not os.path.isfile(path):
+      raise common.app.UsageError(f"--sign_certificate_chain: no such file: "
+                                  f"{path}")
+  return signing.Signer(key=FLAGS.sign_key,
+                        certificate=FLAGS.sign_certificate,
+                        certificate_chain=tuple(FLAGS.sign_certificate_chain))
+
+
 def _write_json(path, data):
   tmp = f"{path}.tmp-{os.getpid()}"
   with open(tmp, "w", encoding="utf-8") as f:
@@ -129,6 +157,7 @@ def main(command, argv):
   os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()))
   plans = _plans(command)  # A bad config is said first.
   source = _source(command)
+  signer = _signer()
   if FLAGS.dry_run:
     for cfg, planned in plans:
       for p in planned:
@@ -145,7 +174,8 @@ def main(command, argv):
         f"{FLAGS.jobs or os.cpu_count()} workers, into {FLAGS.output_dir}",
         flush=True)
   results = runner.run(plans, source, FLAGS.output_dir, jobs=FLAGS.jobs,
-                       keep_going=FLAGS.keep_going, force=FLAGS.force)
+                       keep_going=FLAGS.keep_going, force=FLAGS.force,
+                       signer=signer)
   if FLAGS.summary_json:
     _write_json(FLAGS.summary_json, runner.summary_data(results))
   return common.report(results)

@@ -14,16 +14,17 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 
 from export.core import published
 from export.destinations import kaggle_layout
 from export.destinations import kaggle_texts
 from export.publishing import package
+from export.publishing import signing
 
 MODEL_METADATA_FILE = "model-metadata.json"            # The kaggle CLI's.
 INSTANCE_METADATA_FILE = "model-instance-metadata.json"
 STAGING_PLAN_FILE = "plan.json"
+SIGNATURE_FILE = signing.SIGNATURE_FILE  # Beside a Lite file, if signed.
 INSTANCE_TYPE = "BaseModel"
 
 
@@ -225,32 +226,12 @@ class VersionFiles:
     return {name: sha for name, _, sha, _ in self.files}
 
 
-def _walk(module_dir):
-  """{relative path: absolute path} of the files below `module_dir`."""
-  return {os.path.relpath(os.path.join(d, n), module_dir).replace(os.sep, "/"):
-          os.path.join(d, n)
-          for d, _, names in os.walk(module_dir) for n in names}
-
-
 def sizes(version):
   """(number of files, bytes) of an exported version, from the file system
   only (no hashing): what --dry_run shows. (0, 0) if not exported."""
-  files = _walk(version.module_dir) if os.path.isdir(version.module_dir) else {}
+  files = (package.walk(version.module_dir)
+           if os.path.isdir(version.module_dir) else {})
   return len(files), sum(os.path.getsize(p) for p in files.values())
-
-
-def _archive_hashes(archive):
-  """{member name: sha256} of the files in a .tar.gz."""
-  hashes = {}
-  with tarfile.open(archive, "r:gz") as tar:
-    for member in tar:
-      if member.isfile():
-        digest = hashlib.sha256()
-        stream = tar.extractfile(member)
-        for block in iter(lambda: stream.read(1 << 20), b""):
-          digest.update(block)
-        hashes[member.name] = digest.hexdigest()
-  return hashes
 
 
 def module_files(version, entries, output_dir):
@@ -275,21 +256,19 @@ def module_files(version, entries, output_dir):
   if package.file_sha256(archive) != entry.sha256:
     raise PlanError(f"{where}: {archive} differs from the sha256 the "
                     "manifest recorded; export the module again")
-  on_disk = _walk(version.module_dir)
-  hashes = {name: package.file_sha256(path)
-            for name, path in on_disk.items()}
-  if version.lite_file:  # Served as the module's one file, hard-linked.
-    recorded = {published.LITE_MODEL_FILE: entry.sha256}
-  else:
-    recorded = _archive_hashes(archive)
-  changed = sorted(n for n in set(recorded) | set(hashes)
-                   if recorded.get(n) != hashes.get(n))
+  # A Lite file is served bare, its signature (if signed) beside it.
+  recorded = package.served_hashes(archive, entry.format, entry.sha256)
+  changed, hashes = package.differing_files(
+      version.module_dir, recorded,
+      extra_allowed=(SIGNATURE_FILE,) if version.lite_file else ())
   if changed:
     raise PlanError(f"{where}: {', '.join(changed)} in {version.module_dir} "
                     "differ from what the manifest recorded; export the "
                     "module again")
+  on_disk = package.walk(version.module_dir)
   files = sorted(
-      (version.lite_file if version.lite_file else name, path, hashes[name],
+      (version.lite_file if version.lite_file and
+       name == published.LITE_MODEL_FILE else name, path, hashes[name],
        os.path.getsize(path)) for name, path in on_disk.items())
   return VersionFiles(files=tuple(files))
 

@@ -18,10 +18,11 @@ from export.core import config as config_lib
 from export.core import published
 from export.core import signatures
 from export.publishing import publish
+from export.publishing import signing
 from export.sources import source
 
 # What an export can fail with for reasons outside the program.
-EXPORT_ERRORS = source.SOURCE_ERRORS
+EXPORT_ERRORS = source.SOURCE_ERRORS + (signing.SigningError,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +116,7 @@ def network_groups(modules):
   return list(groups.values())
 
 
-def export_group(cfg, group, values, output_dir):
+def export_group(cfg, group, values, output_dir, signer=None):
   """Writes the modules of `group` (see `network_groups`) from `values`
   (at least `group_layout`),
   building their network once; a module with the same Interface as one
@@ -133,6 +134,8 @@ def export_group(cfg, group, values, output_dir):
         report = written[iface][1]
       else:
         report = write(iface, staging)
+      if signer:  # Signed as staged: published and packed with it.
+        signer.sign(staging, module.format)
     written.setdefault(iface, (os.path.join(output_dir, module.handle),
                                report))
     yield module, os.path.join(output_dir, module.handle), report

@@ -89,7 +89,7 @@ def _worker_init(log_dir):
 
 
 def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
-                    output_dir):
+                    output_dir, signer=None):
   """Exports modules built from one network (`exporter.network_groups`);
   packs each.
 
@@ -104,7 +104,8 @@ def export_and_pack(cfg, modules, prefix, checkpoint_sha256, inputs,
   done, start = [], time.monotonic()
   values = checkpoint_lib.read_values(
       prefix, exporter.group_layout(cfg, modules))
-  published = exporter.export_group(cfg, modules, values, output_dir)
+  published = exporter.export_group(cfg, modules, values, output_dir,
+                                    signer)
   for (module, dest, report), digest in zip(published, inputs):
     written = time.monotonic()
     archive = package.archive_path(output_dir, module.handle, module.format)
@@ -270,11 +271,12 @@ class _InProcess:
 
 
 def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
-        out=sys.stdout, in_process=False):
+        out=sys.stdout, in_process=False, signer=None):
   """Exports what is stale among `plans`, a list of (cfg, [Planned]).
 
   Args:
     source: a sources.source.Source.
+    signer: a publishing.signing.Signer signing every module, or None.
     jobs: worker processes (default: one per core).
     in_process: run every task here instead, one at a time.
 
@@ -344,7 +346,7 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
           group = [m for m, _ in still]
           workers.submit(("export", cfg, group), export_and_pack, cfg, group,
                          prefix, checkpoint_sha256, [d for _, d in still],
-                         output_dir)
+                         output_dir, signer)
       if not workers.in_flight:
         if waiting and not stop:  # Only other runs' modules are left.
           time.sleep(LOCK_POLL_SECONDS)
@@ -377,7 +379,9 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
         print(f"{cfg.name}: {message}", file=out, flush=True)
       stale = {}
       for p in what:
-        digest = manifest_lib.inputs_digest(cfg, p.module, checkpoint_sha256)
+        digest = manifest_lib.inputs_digest(
+            cfg, p.module, checkpoint_sha256,
+            signer.identity() if signer else None)
         if not force and manifest_lib.up_to_date(
             entries.get(p.module.handle), output_dir, digest):
           finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
@@ -400,13 +404,14 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
   return [results.get(h) or Result(h, "", NOT_RUN) for h in order]
 
 
-def export_config(cfg, source, output_dir, only=None, force=False):
+def export_config(cfg, source, output_dir, only=None, force=False,
+                  signer=None):
   """Exports `cfg`'s modules (or those in `only`) as `run` does, in this
   process and quietly: for callers that have TensorFlow loaded already
   (tests, benchmarks). Returns [Result]."""
   planned = exporter.plan(cfg, output_dir, only)
   return run([(cfg, planned)], source, output_dir, force=force,
-             out=io.StringIO(), in_process=True)
+             out=io.StringIO(), in_process=True, signer=signer)
 
 
 def summary(results):

@@ -71,8 +71,10 @@ def tensorflow_version():
     return importlib.metadata.version("tensorflow-cpu")
 
 
-def inputs_digest(cfg, module, checkpoint_sha256):
-  """Digest of all a module's bytes depend on."""
+def inputs_digest(cfg, module, checkpoint_sha256, signer_identity=None):
+  """Digest of all a module's bytes depend on (and of the signer's
+  identity, if signed: a module signed by another key, or unsigned, is
+  not up to date)."""
   fields = dict(
       architecture=cfg.architecture, depth_multiplier=cfg.depth_multiplier,
       input_size=cfg.input_size, quantized=cfg.quantized,
@@ -80,6 +82,8 @@ def inputs_digest(cfg, module, checkpoint_sha256):
       version=module.version, format=module.format, handle=module.handle,
       checkpoint_sha256=checkpoint_sha256, exporter=exporter_version(),
       tensorflow=tensorflow_version())
+  if signer_identity:
+    fields["signer"] = signer_identity
   if cfg.custom:  # What else a model of one's own is made of.
     fields.update(num_classes=cfg.num_classes, semantics=module.semantics,
                   quantization=module.quantization,

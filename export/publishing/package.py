@@ -70,6 +70,49 @@ def link_or_copy(source, dest):
     shutil.copyfile(source, dest)
 
 
+def walk(module_dir):
+  """{relative path (with /): absolute path} of the files below
+  `module_dir`."""
+  return {os.path.relpath(os.path.join(d, n), module_dir).replace(os.sep, "/"):
+          os.path.join(d, n)
+          for d, _, names in os.walk(module_dir) for n in names}
+
+
+def archive_hashes(archive):
+  """{member name: sha256} of the regular files in a .tar.gz."""
+  hashes = {}
+  with tarfile.open(archive, "r:gz") as tar:
+    for member in tar:
+      if member.isfile():
+        digest = hashlib.sha256()
+        stream = tar.extractfile(member)
+        for block in iter(lambda: stream.read(1 << 20), b""):
+          digest.update(block)
+        hashes[member.name] = digest.hexdigest()
+  return hashes
+
+
+def served_hashes(archive, fmt, sha256):
+  """{file name: sha256} the served form of a module holds: the archive's
+  members, or a module served as one file, that file (its served form's
+  `sha256`)."""
+  if fmt in SERVED_FILES:
+    return {SERVED_FILES[fmt][0]: sha256}
+  return archive_hashes(archive)
+
+
+def differing_files(module_dir, recorded, extra_allowed=()):
+  """Names of the files of `module_dir` whose sha256 is not `recorded`
+  ({name: sha256}), missing or added (`extra_allowed` names may be there
+  unrecorded); and {name: sha256} of what is there."""
+  hashes = {name: file_sha256(path)
+            for name, path in walk(module_dir).items()}
+  changed = sorted(n for n in set(recorded) | set(hashes)
+                   if recorded.get(n) != hashes.get(n)
+                   and not (n in extra_allowed and n not in recorded))
+  return changed, hashes
+
+
 def _normalized(info):
   info.uid = info.gid = 0
   info.uname = info.gname = ""
