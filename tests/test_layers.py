@@ -26,7 +26,7 @@ LAYERS = [
 # The command lines: on top of everything, imported by nothing.
 ENTRY_POINTS = {"export.one", "export.export_all",
                 "export.synthetic_checkpoint", "export.family", "export.kaggle",
-                "export.new_config",
+                "export.new_config", "export.verify",
                 "export.cards.__main__"}
 
 

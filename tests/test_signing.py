@@ -1,0 +1,172 @@
+"""Signed exports and `export.verify` (issue 22): OpenSSF Model Signing
+signatures that the `model_signing` tool itself verifies, and every kind of
+tampering reported with the file it touched."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.slow
+
+CONFIG = "v1_050_160"
+MODULES = {  # One of each kind of module directory.
+    "tf1": "google/imagenet/mobilenet_v1_050_160/classification/3",
+    "tf2": "google/imagenet/mobilenet_v1_050_160/feature_vector/5",
+    "lite": "tensorflow/lite-model/mobilenet_v1_0.50_160/1/default/1",
+    "tfjs": "google/tfjs-model/imagenet/mobilenet_v1_050_160/classification/3/"
+            "default/1",
+}
+
+
+def _key_pair(directory, name):
+  from cryptography.hazmat.primitives import serialization
+  from cryptography.hazmat.primitives.asymmetric import ec
+  key = ec.generate_private_key(ec.SECP256R1())
+  private = os.path.join(directory, f"{name}.pem")
+  public = os.path.join(directory, f"{name}.pub.pem")
+  with open(private, "wb") as f:
+    f.write(key.private_bytes(serialization.Encoding.PEM,
+                              serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+  with open(public, "wb") as f:
+    f.write(key.public_key().public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo))
+  return private, public
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory, cache_dir):
+  """(output dir, private key, public key, another key pair) of a signed
+  export of MODULES, through the CLI."""
+  tmp = str(tmp_path_factory.mktemp("signed"))
+  private, public = _key_pair(tmp, "ours")
+  other = _key_pair(tmp, "theirs")
+  out = os.path.join(tmp, "out")
+  result = run_cli("one", f"--config={CONFIG}", "--synthetic",
+                   f"--output_dir={out}", f"--cache_dir={cache_dir}",
+                   f"--sign_key={private}",
+                   *[f"--only={h}" for h in MODULES.values()])
+  assert result.returncode == 0, result.stderr[-3000:]
+  return out, private, public, other
+
+
+def _copy(out, tmp_path):
+  dest = str(tmp_path / "copy")
+  shutil.copytree(out, dest)
+  return dest
+
+
+def test_every_module_is_signed_and_verifies(signed):
+  out, _, public, _ = signed
+  paths = [os.path.join(out, h) for h in MODULES.values()]
+  result = run_cli("verify", *paths, f"--public_key={public}")
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert result.stdout.count("OK ") == 4
+  assert "(manifest, signature)" in result.stdout
+  # The archives carry the signature.
+  import tarfile
+  with tarfile.open(os.path.join(out, MODULES["tf2"] + ".tar.gz")) as tar:
+    assert "model.sig" in tar.getnames()
+  result = run_cli("verify", os.path.join(out, MODULES["tf2"] + ".tar.gz"),
+                   f"--public_key={public}")
+  assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("which", ["tf2", "lite"])
+def test_the_model_signing_tool_itself_verifies(signed, which):
+  out, _, public, _ = signed
+  module = os.path.join(out, MODULES[which])
+  target = (os.path.join(module, "model.tflite") if which == "lite"
+            else module)
+  result = subprocess.run(
+      [sys.executable, "-m", "model_signing", "verify", "key", target,
+       "--signature", os.path.join(module, "model.sig"),
+       "--public_key", public], capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert "Verification succeeded" in result.stdout + result.stderr
+
+
+def _tamper(module, how, other_key):
+  """Tampers with a module directory; returns the file named."""
+  if how == "changed byte":
+    path = os.path.join(module, "variables", "variables.data-00000-of-00001")
+    with open(path, "r+b") as f:
+      f.seek(100)
+      byte = f.read(1)
+      f.seek(100)
+      f.write(bytes([byte[0] ^ 1]))
+    return "variables/variables.data-00000-of-00001"
+  if how == "removed file":
+    os.remove(os.path.join(module, "variables", "variables.index"))
+    return "variables/variables.index"
+  if how == "added file":
+    with open(os.path.join(module, "extra.txt"), "w") as f:
+      f.write("not exported")
+    return "extra.txt"
+  from export.publishing import signing
+  signing.Signer(key=other_key).sign(module, "saved_model_2")
+  return "model.sig"
+
+
+@pytest.mark.parametrize("how", ["changed byte", "removed file", "added file",
+                                 "another key"])
+def test_tampering_is_reported_naming_the_file(signed, tmp_path, how):
+  out, _, public, (other_key, _) = signed
+  copy = _copy(out, tmp_path)
+  module = os.path.join(copy, MODULES["tf2"])
+  named = _tamper(module, how, other_key)
+  result = run_cli("verify", module, f"--public_key={public}")
+  assert result.returncode == 1
+  lines = result.stdout.splitlines()
+  assert lines and all(named in l or "Key mismatch" in l for l in lines), lines
+  assert any(named in l for l in lines) or how == "another key"
+  if how == "another key":
+    assert any("Key mismatch" in l for l in lines)
+  else:  # The manifest check names it too, without any key.
+    result = run_cli("verify", module)
+    assert result.returncode == 1 and named in result.stdout
+
+
+def test_rebuild_passes_untouched_and_names_a_tampered_file(signed,
+                                                            cache_dir,
+                                                            tmp_path):
+  out, _, _, _ = signed
+  module = os.path.join(out, MODULES["tf1"])
+  result = run_cli("verify", module, "--rebuild", "--synthetic",
+                   f"--cache_dir={cache_dir}")
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert "(manifest, rebuild)" in result.stdout
+  copy = _copy(out, tmp_path)
+  module = os.path.join(copy, MODULES["tf1"])
+  with open(os.path.join(module, "tfhub_module.pb"), "ab") as f:
+    f.write(b"\0")
+  result = run_cli("verify", module, "--rebuild", "--synthetic",
+                   f"--cache_dir={cache_dir}")
+  assert result.returncode == 1
+  assert f"{os.path.join(module, 'tfhub_module.pb')}: differs from the " \
+      "rebuild" in result.stdout
+
+
+def test_missing_input_is_exit_2(tmp_path):
+  result = run_cli("verify", str(tmp_path / "nothing"))
+  assert result.returncode == 2
+  assert result.stderr.startswith("error: no such file or directory: ")
+
+
+def test_a_kaggle_download_is_checked_by_its_signature(signed, tmp_path):
+  """A downloaded Lite version is `1.tflite` and `model.sig`."""
+  out, _, public, _ = signed
+  download = tmp_path / "download"
+  download.mkdir()
+  module = os.path.join(out, MODULES["lite"])
+  shutil.copy(os.path.join(module, "model.tflite"), download / "1.tflite")
+  shutil.copy(os.path.join(module, "model.sig"), download / "model.sig")
+  result = run_cli("verify", str(download), f"--public_key={public}")
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert "(signature)" in result.stdout
