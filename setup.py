@@ -28,6 +28,10 @@ setuptools.setup(
         "tf-slim==1.1.0",
         "absl-py>=2.1",
         "PyYAML>=6.0",
+        # OpenSSF Model Signing (export/publishing/signing.py). 1.1.1
+        # imports OpenSSL without declaring it.
+        "model-signing==1.1.1",
+        "pyopenssl==26.4.0",
         # The model card templates' language (export/cards/template.py).
         "Jinja2==3.1.6",
         # Publishing to Kaggle Models (export/destinations/kaggle*): the
