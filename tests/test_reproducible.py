@@ -119,3 +119,22 @@ def test_the_manifest_records_the_tensorflow_version(v1):
   entries = manifest.load(out)
   assert entries and all(e.tensorflow_version == manifest.tensorflow_version()
                          for e in entries.values())
+
+
+def test_saved_models_have_no_empty_directories_and_still_load(v1):
+  """A Bazel remote cache keeps a tree's files, not its empty directories:
+  TensorFlow's empty assets/ is dropped at export, and the module loads
+  without it (hub.load, and Keras 3's TFSMLayer through the signature)."""
+  import keras
+  import numpy as np
+  import tensorflow_hub as hub
+  handle = "google/imagenet/mobilenet_v1_050_160/classification/5"
+  module_dir = v1.modules[handle]
+  empty = [d for d, dirs, files in os.walk(module_dir)
+           if not dirs and not files]
+  assert empty == []
+  assert not os.path.exists(os.path.join(module_dir, "assets"))
+  batch = np.zeros([1, 160, 160, 3], np.float32)
+  assert hub.load(module_dir)(batch).shape == (1, 1001)
+  layer = keras.layers.TFSMLayer(module_dir, call_endpoint="serving_default")
+  assert layer(batch)["output_0"].shape == (1, 1001)

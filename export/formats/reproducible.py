@@ -136,6 +136,13 @@ def _write_fingerprint(export_dir, saved_model):
     f.write(fingerprint.SerializeToString(deterministic=True))
 
 
+def remove_empty_directories(export_dir):
+  """Deletes the empty directories below `export_dir` (deepest first)."""
+  for directory, dirs, files in os.walk(export_dir, topdown=False):
+    if directory != export_dir and not os.listdir(directory):
+      os.rmdir(directory)
+
+
 def canonicalize(export_dir):
   """Rewrites the SavedModel in `export_dir` in place (see module doc)."""
   path = os.path.join(export_dir, SAVED_MODEL_FILE)

@@ -167,4 +167,8 @@ def writer(cfg, network_iface, values):
                               experimental_skip_saver=True))
     # The same bytes whatever the process did before (function uids).
     reproducible.canonicalize(export_dir)
+    # TensorFlow writes an empty assets/ (these modules have no assets).
+    # Empty directories do not survive a Bazel remote cache (it stores a
+    # tree's files), so a module has none: loaders need no assets/.
+    reproducible.remove_empty_directories(export_dir)
   return write
