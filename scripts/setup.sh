@@ -12,6 +12,8 @@
 #                  package-lock.json: tfjs-core, -converter, -backend-wasm,
 #                  @tensorflow-models/mobilenet; no install scripts run)
 #   bazel          Debian's bazel-bootstrap (skipped with SETUP_BAZEL=0)
+#   nginx          Debian's nginx-light, a WebDAV remote cache for the Bazel
+#                  tests (skipped with SETUP_BAZEL=0)
 # Each venv is rebuilt only when its requirements change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,5 +75,12 @@ fi
 if [[ ${SETUP_BAZEL:-1} == 1 ]] && ! command -v bazel >/dev/null; then
   echo "setup: installing bazel-bootstrap (Debian)"
   apt_install bazel-bootstrap
+fi
+# nginx with WebDAV PUT: the HTTP cache Bazel documents, which the Bazel
+# remote cache test starts on loopback.
+if [[ ${SETUP_BAZEL:-1} == 1 ]] && ! command -v nginx >/dev/null && \
+    [[ ! -x /usr/sbin/nginx ]]; then
+  echo "setup: installing nginx (Debian), the tests' Bazel remote cache"
+  apt_install nginx-light
 fi
 echo "setup: ready (.venv, .venv-legacy, .venv-lite, node_modules$(command -v bazel >/dev/null && echo ', bazel'))"

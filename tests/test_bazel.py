@@ -82,9 +82,117 @@ def test_config_target_exports_its_modules_and_hits_the_cache(tmp_path):
     assert os.path.isfile(os.path.join(tree, handle, "model.tflite"))
     assert os.path.isfile(os.path.join(tree, handle + ".tflite"))
     assert handle.encode() in manifest
+  files = _tree(tree)
   assert _bazel("clean").returncode == 0
   second = _bazel("build", cache, target)
   assert second.returncode == 0, second.stderr[-3000:]
   assert "1 remote cache hit" in second.stderr
   with open(os.path.join(tree, "manifest.json"), "rb") as f:
     assert f.read() == manifest
+  assert _tree(tree) == files  # Every file, byte for byte.
+
+
+def _free_port():
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+NGINX_CONF = """
+worker_processes 1;
+error_log {root}/error.log;
+pid {root}/nginx.pid;
+events {{ }}
+http {{
+  client_body_temp_path {root}/body;
+  proxy_temp_path {root}/proxy;
+  fastcgi_temp_path {root}/fastcgi;
+  uwsgi_temp_path {root}/uwsgi;
+  scgi_temp_path {root}/scgi;
+  access_log {root}/access.log;
+  server {{
+    listen 127.0.0.1:{port};
+    root {root}/cache;
+    client_max_body_size 0;
+    location / {{
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw;
+    }}
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def remote_cache(tmp_path):
+  """An HTTP cache as Bazel documents it (nginx, WebDAV PUT) on loopback."""
+  nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+  if not os.path.exists(nginx):
+    pytest.fail("nginx missing (scripts/setup.sh installs nginx-light)")
+  root, port = tmp_path / "nginx", _free_port()
+  (root / "cache").mkdir(parents=True)
+  conf = root / "nginx.conf"
+  conf.write_text(NGINX_CONF.format(root=root, port=port))
+  server = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root),
+                             "-g", "daemon off;"],
+                            stderr=subprocess.PIPE)
+  import socket
+  import time
+  for _ in range(100):
+    with socket.socket() as s:
+      if s.connect_ex(("127.0.0.1", port)) == 0:
+        break
+    time.sleep(0.05)
+  yield f"http://127.0.0.1:{port}"
+  server.terminate()
+  server.wait(timeout=30)
+
+
+def _tree(directory):
+  found = {}
+  for d, dirs, files in os.walk(directory):
+    for name in files:
+      path = os.path.join(d, name)
+      with open(path, "rb") as f:
+        found[os.path.relpath(path, directory)] = f.read()
+  return found
+
+
+def test_a_second_clone_gets_every_export_from_the_remote_cache(
+    tmp_path, remote_cache):
+  """Two clones at other paths, one nginx cache: the second clone runs no
+  export action and its outputs are byte-equal (no empty directory lost:
+  the modules have none)."""
+  target = "//configs:v1_050_160"
+  flags = [f"--remote_cache={remote_cache}", "--remote_upload_local_results"]
+  assert _bazel("clean").returncode == 0  # Run the export, and upload it.
+  first = subprocess.run(["bazel", "build", *flags, target], cwd=REPO,
+                         capture_output=True, text=True, timeout=1500)
+  assert first.returncode == 0, first.stderr[-3000:]
+  clone = tmp_path / "clone"
+  subprocess.run(["git", "clone", "-q", REPO, str(clone)], check=True)
+  # Uncommitted work in REPO (CI builds a clean checkout): the same files.
+  for tracked in subprocess.run(["git", "ls-files", "-m"], cwd=REPO,
+                                capture_output=True, text=True,
+                                check=True).stdout.split():
+    shutil.copy(os.path.join(REPO, tracked), clone / tracked)
+  for venv in (".venv", ".venv-legacy", ".venv-lite", "node_modules"):
+    os.symlink(os.path.join(REPO, venv), clone / venv)
+  second = subprocess.run(["bazel", "build", *flags, target], cwd=clone,
+                          capture_output=True, text=True, timeout=1500)
+  try:
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "remote cache hit" in second.stderr, second.stderr[-3000:]
+    assert "linux-sandbox" not in second.stderr.split("processes:")[-1]
+    assert " local" not in second.stderr.split("processes:")[-1]
+    trees = [_tree(os.path.join(root, "bazel-bin", "configs", "v1_050_160"))
+             for root in (REPO, str(clone))]
+    assert trees[0] and trees[0] == trees[1]
+    empty = [d for d, dirs, files in os.walk(
+        os.path.join(REPO, "bazel-bin", "configs", "v1_050_160"))
+             if not dirs and not files]
+    assert empty == []
+  finally:
+    subprocess.run(["bazel", "shutdown"], cwd=clone, capture_output=True)

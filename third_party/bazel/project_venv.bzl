@@ -1,33 +1,55 @@
 """Makes the project virtualenv Bazel's Python toolchain.
 
-The repository it creates holds a py_runtime at the absolute path of
-`<workspace>/.venv/bin/python3`, `legacy_python`, a launcher of the legacy
+The repository it creates holds a py_runtime running
+`<workspace>/.venv/bin/python3` through a launcher, `legacy_python`, a launcher of the legacy
 consumer venv (`.venv-legacy`) for the interop tests, and `lite_python`, one
 of the TFLite support library's venv (`.venv-lite`), which writes Lite model
 metadata, and `node`, Node with the TF.js runtime that scripts/setup.sh
 installs into `<workspace>/node_modules` (which runfiles do not hold). The venvs are made by scripts/setup.sh; `local = True` re-evaluates this when Bazel restarts.
 """
 
+# Launchers find the workspace through the `workspace` symlink beside them
+# (resolving their own path), so their bytes, and with them every action's
+# key, are the same in every clone: a remote cache serves one clone's
+# exports to another.
+_LAUNCHER = """#!/bin/sh
+here=$(dirname "$(readlink -f "$0")")
+exec "$here/workspace/{target}" "$@"
+"""
+
+def _launcher(ctx, name, target):
+    ctx.file(name, _LAUNCHER.format(target = target), executable = True)
+
 def _project_venv_impl(ctx):
     root = ctx.path(Label("//:WORKSPACE")).dirname
     python = root.get_child(".venv").get_child("bin").get_child("python3")
-    legacy = root.get_child(".venv-legacy").get_child("bin").get_child("python")
-    lite = root.get_child(".venv-lite").get_child("bin").get_child("python")
     if not python.exists:
         fail("%s is missing: run scripts/setup.sh first" % python)
-    ctx.file("legacy_python", "#!/bin/sh\nexec '%s' \"$@\"\n" % legacy, executable = True)
-    ctx.file("lite_python", "#!/bin/sh\nexec '%s' \"$@\"\n" % lite, executable = True)
-    node_modules = root.get_child("node_modules")
-    ctx.file("node", "#!/bin/sh\nNODE_PATH='%s' exec node \"$@\"\n" % node_modules, executable = True)
+    ctx.symlink(root, "workspace")
+    _launcher(ctx, "python3", ".venv/bin/python3")
+    _launcher(ctx, "legacy_python", ".venv-legacy/bin/python")
+    _launcher(ctx, "lite_python", ".venv-lite/bin/python")
+    ctx.file("node", """#!/bin/sh
+here=$(dirname "$(readlink -f "$0")")
+NODE_PATH="$here/workspace/node_modules" exec node "$@"
+""", executable = True)
     ctx.file("BUILD", """
 load("@bazel_tools//tools/python:toolchain.bzl", "py_runtime_pair")
 
 py_runtime(
     name = "python3",
-    interpreter_path = "{python}",
-    # The launcher stub runs on it too; the test PATH has no "python".
-    stub_shebang = "#!{python}",
+    # The launcher of the venv's Python, by its runfiles path (no absolute
+    # path of this clone in any action's inputs).
+    interpreter = ":python3_launcher",
+    # The stub only finds the runfiles and runs the interpreter: the
+    # system's python3 (on the strict action PATH) does.
+    stub_shebang = "#!/usr/bin/env python3",
     python_version = "PY3",
+)
+
+filegroup(
+    name = "python3_launcher",
+    srcs = ["python3"],
 )
 
 py_runtime_pair(
@@ -42,7 +64,7 @@ toolchain(
 )
 
 exports_files(["legacy_python", "lite_python", "node"], visibility = ["//visibility:public"])
-""".format(python = python))
+""")
 
 project_venv = repository_rule(
     implementation = _project_venv_impl,
