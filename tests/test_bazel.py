@@ -99,7 +99,10 @@ def _free_port():
     return s.getsockname()[1]
 
 
+# Workers keep the user that starts nginx (as root they would otherwise
+# become "nobody", who cannot write the test's cache directory).
 NGINX_CONF = """
+user {user};
 worker_processes 1;
 error_log {root}/error.log;
 pid {root}/nginx.pid;
@@ -134,7 +137,9 @@ def remote_cache(tmp_path):
   root, port = tmp_path / "nginx", _free_port()
   (root / "cache").mkdir(parents=True)
   conf = root / "nginx.conf"
-  conf.write_text(NGINX_CONF.format(root=root, port=port))
+  import getpass
+  conf.write_text(NGINX_CONF.format(root=root, port=port,
+                                    user=getpass.getuser()))
   server = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root),
                              "-g", "daemon off;"],
                             stderr=subprocess.PIPE)

@@ -26,7 +26,7 @@ def _project_venv_impl(ctx):
     if not python.exists:
         fail("%s is missing: run scripts/setup.sh first" % python)
     ctx.symlink(root, "workspace")
-    _launcher(ctx, "python3", ".venv/bin/python3")
+    _launcher(ctx, "venv_python", ".venv/bin/python3")
     _launcher(ctx, "legacy_python", ".venv-legacy/bin/python")
     _launcher(ctx, "lite_python", ".venv-lite/bin/python")
     ctx.file("node", """#!/bin/sh
@@ -40,17 +40,14 @@ py_runtime(
     name = "python3",
     # The launcher of the venv's Python, by its runfiles path (no absolute
     # path of this clone in any action's inputs).
-    interpreter = ":python3_launcher",
+    interpreter = "venv_python",
     # The stub only finds the runfiles and runs the interpreter: the
     # system's python3 (on the strict action PATH) does.
     stub_shebang = "#!/usr/bin/env python3",
     python_version = "PY3",
 )
 
-filegroup(
-    name = "python3_launcher",
-    srcs = ["python3"],
-)
+
 
 py_runtime_pair(
     name = "runtime_pair",
