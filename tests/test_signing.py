@@ -170,3 +170,78 @@ def test_a_kaggle_download_is_checked_by_its_signature(signed, tmp_path):
   result = run_cli("verify", str(download), f"--public_key={public}")
   assert result.returncode == 0, result.stdout + result.stderr
   assert "(signature)" in result.stdout
+
+
+def _certificates(directory):
+  """(CA certificate, signing key, signing certificate) PEM files: a test
+  CA and a code-signing leaf it issued."""
+  import datetime
+  from cryptography import x509
+  from cryptography.hazmat.primitives import hashes, serialization
+  from cryptography.hazmat.primitives.asymmetric import ec
+  from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+  now = datetime.datetime.now(datetime.timezone.utc)
+
+  def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+  def usage(ca):
+    return x509.KeyUsage(
+        digital_signature=True, content_commitment=False,
+        key_encipherment=False, data_encipherment=False, key_agreement=False,
+        key_cert_sign=ca, crl_sign=ca, encipher_only=False,
+        decipher_only=False)
+
+  def certificate(subject, key, issuer_key, ca, serial):
+    builder = (x509.CertificateBuilder().subject_name(name(subject))
+               .issuer_name(name("Test CA")).public_key(key.public_key())
+               .serial_number(serial)
+               .not_valid_before(now - datetime.timedelta(days=1))
+               .not_valid_after(now + datetime.timedelta(days=30))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None),
+                              critical=True)
+               .add_extension(usage(ca), critical=True))
+    if not ca:
+      builder = builder.add_extension(
+          x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]),
+          critical=False).add_extension(
+              x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                  issuer_key.public_key()), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+  ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+      ec.SECP256R1())
+  paths = [os.path.join(directory, n) for n in ("ca.pem", "leaf.key",
+                                                 "leaf.pem")]
+  with open(paths[0], "wb") as f:
+    f.write(certificate("Test CA", ca_key, ca_key, True, 1).public_bytes(
+        serialization.Encoding.PEM))
+  with open(paths[1], "wb") as f:
+    f.write(key.private_bytes(serialization.Encoding.PEM,
+                              serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+  with open(paths[2], "wb") as f:
+    f.write(certificate("Signer", key, ca_key, False, 2).public_bytes(
+        serialization.Encoding.PEM))
+  return paths
+
+
+def test_certificate_signing_verifies_against_its_chain(tmp_path, cache_dir):
+  ca, key, leaf = _certificates(str(tmp_path))
+  out = str(tmp_path / "out")
+  module = MODULES["tf1"]
+  result = run_cli("one", f"--config={CONFIG}", "--synthetic",
+                   f"--output_dir={out}", f"--cache_dir={cache_dir}",
+                   f"--only={module}", f"--sign_key={key}",
+                   f"--sign_certificate={leaf}",
+                   f"--sign_certificate_chain={ca}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  result = run_cli("verify", os.path.join(out, module),
+                   f"--certificate_chain={ca}")
+  assert result.returncode == 0, result.stdout + result.stderr
+  # Another CA's chain does not verify it.
+  (tmp_path / "other").mkdir()
+  other_ca, _, _ = _certificates(str(tmp_path / "other"))
+  result = run_cli("verify", os.path.join(out, module),
+                   f"--certificate_chain={other_ca}")
+  assert result.returncode == 1
