@@ -245,3 +245,20 @@ def test_certificate_signing_verifies_against_its_chain(tmp_path, cache_dir):
   result = run_cli("verify", os.path.join(out, module),
                    f"--certificate_chain={other_ca}")
   assert result.returncode == 1
+
+
+def test_kaggle_versions_carry_the_signature(signed):
+  """`export.kaggle` uploads a version's files, `model.sig` with them (a
+  Lite version: `1.tflite` and `model.sig`)."""
+  from export.core import config
+  from export.destinations import kaggle_plan
+  from export.publishing import manifest
+  out = signed[0]
+  plan = kaggle_plan.plan([config.load(CONFIG)], out,
+                          only=[MODULES["lite"], MODULES["tf2"]])
+  entries = manifest.load(out)
+  names = {v.module: sorted(n for n, _, _, _ in
+                            kaggle_plan.module_files(v, entries, out).files)
+           for v in plan.versions}
+  assert names[MODULES["lite"]] == ["1.tflite", "model.sig"]
+  assert "model.sig" in names[MODULES["tf2"]]
