@@ -102,7 +102,11 @@ def verify(path, public_key=None, certificate_chain=(), identity=None,
   try:
     config.verify(target, signature)
   except ValueError as e:
-    return [f"{path}: {line}" for line in _mismatches(str(e))]
+    message = str(e)
+    if not message.startswith("Signature mismatch: "):
+      # Not the files: the signature itself (another key, say).
+      return [f"{signature}: {message.splitlines()[0].strip()}"]
+    return [f"{path}: {line}" for line in _mismatches(message)]
   except Exception as e:  # pylint: disable=broad-except
     # model_signing raises what its crypto libraries raise for a signature
     # of another key or a damaged bundle.
