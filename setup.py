@@ -46,6 +46,9 @@ setuptools.setup(
     # The LiteRT interpreter (TFLite's runtime) runs converted models in the
     # tests and benchmarks.
     # The kaggle CLI reads the --staging_dir folders in the tests.
+    # scikit-image ships natural photos (skimage.data) that the tests
+    # decode with Pillow, as a user's image files would be.
     extras_require={"test": ["pytest>=8", "ai-edge-litert==2.3.*",
-                             "kaggle==2.2.5"]},
+                             "kaggle==2.2.5", "scikit-image==0.26.0",
+                             "pillow==13.0.0"]},
 )
