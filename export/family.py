@@ -1,42 +1,15 @@
 r"""Writes configs/ from the published family table (`export.core.family`).
 
-  python -m export.family            # (re)write configs/*.yaml
+  python -m export.family            # (re)write the generated configs/*.yaml
   python -m export.family --check    # exit 1 if configs/ differs
+
+Configs of one's own in configs/ are left alone: only the configs listed in
+`configs/.generated-by-export.family` are replaced or removed, and a file
+of someone else's where a generated config goes stops it (exit 2) before
+anything is written. Implemented by `export.cli.family`.
 """
 
-import sys
-
-from absl import flags
-
-from export.cli import common as cli
-from export.core import config as config_lib
-from export.core import family
-
-
-def define_flags():
-  flags.DEFINE_string("configs_dir", config_lib.CONFIGS_DIR,
-                      "Where the configs go.")
-  flags.DEFINE_bool("check", False, "Only check that configs_dir is "
-                    "up to date; exit 1 (listing the files) if not.")
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise cli.app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  directory = flags.FLAGS.configs_dir
-  if flags.FLAGS.check:
-    stale = family.differences(directory)
-    if stale:
-      print(f"{directory}: not what `python -m export.family` generates: "
-            + ", ".join(stale), file=sys.stderr)
-      return cli.EXIT_FAILURE
-    print(f"{directory}: {len(family.configs())} configs up to date")
-    return cli.EXIT_OK
-  family.write(directory)
-  print(f"{directory}: wrote {len(family.configs())} configs")
-  return cli.EXIT_OK
-
+from export.cli import family
 
 if __name__ == "__main__":
-  define_flags()
-  cli.run(main)
+  family.run()

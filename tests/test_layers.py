@@ -24,6 +24,8 @@ LAYERS = [
     ["export.cli"],
 ]
 # The command lines: on top of everything, imported by nothing.
+# Thin modules calling export.cli (cards and family: export.cli.cards and
+# export.cli.family).
 ENTRY_POINTS = {"export.one", "export.export_all",
                 "export.synthetic_checkpoint", "export.family", "export.kaggle",
                 "export.new_config", "export.verify",

@@ -8,14 +8,12 @@ rule predicts, listed below), never typed one by one:
   python -m export.family            # (re)write configs/*.yaml
   python -m export.family --check    # exit 1 if configs/ differs
 
-(`export/family.py` is that command; this module is the table and the
-generator.)
+(`export.cli.family` is that command, writing through
+`export.publishing.generated`; this module is the table and the generator.)
 
 Configs stay plain data that anyone can read or edit for a one-off export;
 the check keeps the published family and the generator in step.
 """
-
-import os
 
 from export.core import published
 
@@ -121,32 +119,3 @@ def configs():
   """Returns {file name: YAML text} of the whole family."""
   return {f"{v[0]}.yaml": config_text(*v) for v in variants()}
 
-
-def differences(configs_dir):
-  """File names in `configs_dir` that are missing, stale or not generated."""
-  want = configs()
-  have = {n for n in os.listdir(configs_dir) if n.endswith(".yaml")}
-  problems = sorted(n for n in have - set(want))
-  for name, text in sorted(want.items()):
-    path = os.path.join(configs_dir, name)
-    try:
-      with open(path, encoding="utf-8") as f:
-        if f.read() == text:
-          continue
-    except FileNotFoundError:
-      pass
-    problems.append(name)
-  return sorted(problems)
-
-
-def write(configs_dir):
-  """Writes every config (each atomically) and removes others."""
-  want = configs()
-  for name in os.listdir(configs_dir):
-    if name.endswith(".yaml") and name not in want:
-      os.remove(os.path.join(configs_dir, name))
-  for name, text in want.items():
-    path = os.path.join(configs_dir, name)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(path + ".tmp", path)
