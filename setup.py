@@ -39,16 +39,19 @@ setuptools.setup(
         # tests' loopback stand-in follows these versions' requests.
         "kagglehub==1.0.3",
         "kagglesdk==0.1.38",
+        # The ONNX format (export/formats/onnx*.py): graphs built with the
+        # onnx package's own API, no converter.
+        "onnx==1.23.2",
         # tensorflow-hub imports pkg_resources, which setuptools 82 removed;
         # Python 3.12+ venvs have no setuptools at all unless asked.
         "setuptools<82",
     ],
-    # The LiteRT interpreter (TFLite's runtime) runs converted models in the
-    # tests and benchmarks.
+    # The LiteRT interpreter (TFLite's runtime) and ONNX Runtime run converted
+    # models in the tests and benchmarks.
     # The kaggle CLI reads the --staging_dir folders in the tests.
     # scikit-image ships natural photos (skimage.data) that the tests
     # decode with Pillow, as a user's image files would be.
     extras_require={"test": ["pytest>=8", "ai-edge-litert==2.3.*",
                              "kaggle==2.2.5", "scikit-image==0.26.0",
-                             "pillow==13.0.0"]},
+                             "pillow==13.0.0", "onnxruntime==1.32.0"]},
 )
