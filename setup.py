@@ -45,13 +45,20 @@ setuptools.setup(
         # tensorflow-hub imports pkg_resources, which setuptools 82 removed;
         # Python 3.12+ venvs have no setuptools at all unless asked.
         "setuptools<82",
+        # Decodes calibration images (export/formats/lite.py): the agreement
+        # report of post-training quantized Lite files feeds them as an app
+        # would, raw pixels.
+        "pillow==13.0.0",
+        # Renders the model cards as the hub's pages (export/serving/pages.py):
+        # CommonMark with tables.
+        "markdown-it-py==4.3.0",
     ],
     # The LiteRT interpreter (TFLite's runtime) and ONNX Runtime run converted
     # models in the tests and benchmarks.
     # The kaggle CLI reads the --staging_dir folders in the tests.
     # scikit-image ships natural photos (skimage.data) that the tests
-    # decode with Pillow, as a user's image files would be.
+    # write as a user's image files.
     extras_require={"test": ["pytest>=8", "ai-edge-litert==2.3.*",
                              "kaggle==2.2.5", "scikit-image==0.26.0",
-                             "pillow==13.0.0", "onnxruntime==1.32.0"]},
+                             "onnxruntime==1.32.0"]},
 )

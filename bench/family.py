@@ -58,6 +58,9 @@ def _by_version(modules):
              f" lite {parts[4]}")
     elif parts[1] == "tfjs-model":  # google/tfjs-model/imagenet/.../<v>/default/1
       key = f"{name.split('_')[1]} tfjs {parts[-3]}"
+    elif parts[1] == "onnx-model":  # .../<kind>/5/default/1, .../1/<kind>/1
+      key = (f"{name.split('_')[1]}{' q' if '_quantized' in name else ''}"
+             f" onnx")
     else:
       key = (f"{name.split('_')[1]}"
              f"{' q' if '/quantops/' in m['handle'] else ''}"

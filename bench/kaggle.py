@@ -2,7 +2,7 @@ r"""Publishing to Kaggle Models: dry run of the family, publish and rerun.
 
   .venv/bin/python bench/kaggle.py [--rounds 3] [--config v1_050_160]
 
-* dry run: `python -m export.kaggle --dry_run` over every config (676
+* dry run: `python -m export.kaggle --dry_run` over every config (786
   versions; no export needed), seconds per run (median of --rounds);
 * publish: the config's synthetic export (exported once, not timed)
   published through the real kagglehub client to the loopback stand-in of

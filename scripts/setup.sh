@@ -83,4 +83,10 @@ if [[ ${SETUP_BAZEL:-1} == 1 ]] && ! command -v nginx >/dev/null && \
   echo "setup: installing nginx (Debian), the tests' Bazel remote cache"
   apt_install nginx-light
 fi
+# Headless Chromium: tests/test_serve.py opens the hub's pages in a real
+# browser (screenshots, links, the index's filter).
+if ! command -v chromium >/dev/null; then
+  echo "setup: installing chromium (Debian), the pages' browser test"
+  apt_install chromium
+fi
 echo "setup: ready (.venv, .venv-legacy, .venv-lite, node_modules$(command -v bazel >/dev/null && echo ', bazel'))"

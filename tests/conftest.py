@@ -170,9 +170,9 @@ def variant(tmp_path_factory, cache_dir, synthetic_checkpoint):
   """variant(config name, only=None) -> Variant, exported once per session.
 
   `only`: handles to export (default: all of the config's modules but its
-  Lite files and TF.js models, which tests/test_lite.py and
-  tests/test_tfjs.py ask for); an export that has them all serves every
-  later request.
+  Lite files, TF.js models and ONNX models, which tests/test_lite.py,
+  tests/test_tfjs.py and tests/test_onnx_export.py ask for); an export that
+  has them all serves every later request.
   """
   from export.core import config
   exported = {}  # config name -> [Variant]
@@ -181,7 +181,7 @@ def variant(tmp_path_factory, cache_dir, synthetic_checkpoint):
     cfg = config.load(name)
     if only is None:
       only = [m.handle for m in cfg.modules
-              if not (m.is_lite or m.is_tfjs)]
+              if not (m.is_lite or m.is_tfjs or m.is_onnx)]
     for v in exported.get(name, []):
       if set(only) <= set(v.modules):
         return v

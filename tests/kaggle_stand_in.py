@@ -10,10 +10,21 @@ kagglesdk's `_fields` tables):
 * Errors of reads: HTTP status with `{"code": status, "message": ...}`
   (kagglesdk raises HTTPError when `code >= 400`); 404 for a missing model
   or variation (kagglehub's create_model_if_missing and _get_current_version
-  rely on it), 401 for refused credentials.
+  rely on it), or 403 (`missing_status`: Kaggle may answer 403 for what is
+  not there, Kaggle/kaggle-cli#548, and create_model_if_missing reads 404
+  and 403 alike), 401 for refused credentials.
 * Errors of creates come with HTTP 200 and `{"error", "errorCode"}`
   (kagglehub.exceptions.handle_mutate_call); 409 for an existing variation
-  (models_helpers.create_model_instance_or_version).
+  (models_helpers.create_model_instance_or_version). A create the caller
+  may not make (an owner not in `writable_owners`) answers HTTP 403
+  "Permission '...' was denied", as the kaggle CLI shows Kaggle's refusals
+  (Kaggle/kaggle-cli#642, #555).
+* A new version shows (GetModelInstance's `versionNumber`, its files) only
+  `processing_seconds` after its create, in order; a new variation not at
+  all until then ("Files are being processed...", kagglehub's models_helpers;
+  Kaggle/kagglehub#103 "the archive does eventually decompress").
+* DiagnosticsService/Hello -> {userName}: kagglehub's `whoami`
+  (auth._validate_credentials_helper).
 * models.ModelApiService: GetModel {ownerSlug, modelSlug} -> ApiModel;
   CreateModel {ownerSlug, slug, title, subtitle, isPrivate, description,
   publishTime, provenanceSources} -> {ref, url}; GetModelInstance
@@ -50,7 +61,8 @@ kagglehub's unchanged `model_upload` against this one.
 
 Faults for tests: `fail(method, status)` answers the next call of `method`
 with an HTTP error; `fail(method, drop=True)` closes the connection instead,
-after doing the call (a lost reply); `drop_upload_after(n)` closes the next
+after doing the call (a lost reply); `fail(method, status, done=True)` does
+the call, then answers the error; `drop_upload_after(n)` closes the next
 upload's connection after n bytes; `on_create(fn)` runs fn after each
 create is done (e.g. to kill the client). `requests` logs every call,
 without its Authorization header.
@@ -63,6 +75,7 @@ import io
 import json
 import tarfile
 import threading
+import time
 import urllib.parse
 import zipfile
 
@@ -72,7 +85,8 @@ USERNAME, KEY = "stand-in-user", "stand-in-key-never-printed"
 FRAMEWORKS = {"MODEL_FRAMEWORK_TENSOR_FLOW_1": "tensorFlow1",
               "MODEL_FRAMEWORK_TENSOR_FLOW_2": "tensorFlow2",
               "MODEL_FRAMEWORK_TF_LITE": "tfLite",
-              "MODEL_FRAMEWORK_TF_JS": "tfJs"}
+              "MODEL_FRAMEWORK_TF_JS": "tfJs",
+              "MODEL_FRAMEWORK_ONNX": "onnx"}
 
 
 class _Drop(Exception):
@@ -92,11 +106,15 @@ class State:
     self.faults = {}     # method -> [fault, ...]
     self.upload_drop = None
     self.after_create = None
+    # Modes of the real service (see the module docstring).
+    self.missing_status = 404       # Or 403.
+    self.processing_seconds = 0.0   # Until a new version shows.
+    self.writable_owners = None     # Owners the caller may create under.
 
-  def fail(self, method, status=500, drop=False, times=1):
+  def fail(self, method, status=500, drop=False, times=1, done=False):
     with self.lock:
       self.faults.setdefault(method, []).extend(
-          [{"status": status, "drop": drop}] * times)
+          [{"status": status, "drop": drop, "done": done}] * times)
 
   def drop_upload_after(self, nbytes):
     self.upload_drop = nbytes
@@ -108,9 +126,24 @@ class State:
     return [body for m, body in self.requests if m == method]
 
   def versions(self, variation_handle):
-    """[{number, files: {name: bytes}, notes}] of a variation."""
+    """[{number, files: {name: bytes}, notes}] of a variation, shown or
+    still processing."""
     instance = self.instances.get(variation_handle)
     return instance["versions"] if instance else []
+
+  def shown(self, instance):
+    """How many of an instance's versions show (processed, in order)."""
+    now = time.monotonic()
+    count = 0
+    for version in instance["versions"]:
+      if version["shows_at"] > now:
+        break
+      count += 1
+    return count
+
+  def new_version(self, files, notes=""):
+    return {"files": files, "notes": notes,
+            "shows_at": time.monotonic() + self.processing_seconds}
 
   def add_foreign_version(self, variation_handle, files):
     """A version someone else published (not through the tool)."""
@@ -119,7 +152,13 @@ class State:
       instance = self.instances.setdefault(variation_handle, {
           "slug": slug, "framework": framework, "versions": []})
       instance["versions"].append({"number": len(instance["versions"]) + 1,
-                                   "files": dict(files), "notes": ""})
+                                   "files": dict(files), "notes": "",
+                                   "shows_at": 0.0})
+
+  def add_foreign_model(self, handle):
+    """A model someone else made (visible to the caller)."""
+    with self.lock:
+      self.models[handle] = {"title": handle, "isPrivate": False}
 
 
 def _md5_header(data):
@@ -184,7 +223,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
       fault = queue.pop(0) if queue else None
     if not self._authorized():
       return self._error(401, "Unauthenticated")
-    if fault and not fault["drop"]:
+    if fault and not (fault["drop"] or fault["done"]):
       return self._error(fault["status"], "injected failure")
     try:
       with state.lock:
@@ -195,6 +234,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
       self.close_connection = True
       self.connection.shutdown(2)
       return None
+    if fault:  # Done, then an error all the same.
+      return self._error(fault["status"], "injected failure after doing it")
     if method.startswith("Create") and not data.get("error") and (
         state.after_create):
       state.after_create(method, body)
@@ -206,15 +247,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
     return (f"{body['ownerSlug']}/{body['modelSlug']}/"
             f"{FRAMEWORKS.get(framework, framework)}/{slug}")
 
+  def _missing(self, what):
+    status = self.state.missing_status
+    return status, {"code": status, "message": f"{what} not found"}, None
+
+  def _refused(self, owner):
+    """None, or the answer to a create under `owner` if refused."""
+    writable = self.state.writable_owners
+    if writable is None or owner in writable:
+      return None
+    return 403, {"code": 403,
+                 "message": "Permission 'models.create' was denied"}, None
+
+  def _Hello(self, body):
+    del body
+    return 200, {"userName": USERNAME}, None
+
   def _GetModel(self, body):
     handle = f"{body['ownerSlug']}/{body['modelSlug']}"
     model = self.state.models.get(handle)
     if model is None:
-      return 404, {"code": 404, "message": f"model {handle} not found"}, None
+      return self._missing(f"model {handle}")
     return 200, dict(model, ref=handle, slug=body["modelSlug"]), None
 
   def _CreateModel(self, body):
     handle = f"{body['ownerSlug']}/{body['slug']}"
+    refused = self._refused(body["ownerSlug"])
+    if refused:
+      return refused
     if handle in self.state.models:
       return 200, {"error": f"model {handle} exists", "errorCode": 409}, None
     self.state.models[handle] = {k: v for k, v in body.items()}
@@ -223,13 +283,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
   def _GetModelInstance(self, body):
     handle = self._variation(body)
     instance = self.state.instances.get(handle)
-    if instance is None:
-      return 404, {"code": 404, "message": f"{handle} not found"}, None
+    shown = self.state.shown(instance) if instance else 0
+    if not shown:  # Not there, or its version 1 still processing.
+      return self._missing(handle)
     fields = {k: v for k, v in instance.items() if k != "versions"}
-    return 200, dict(fields, versionNumber=len(instance["versions"])), None
+    return 200, dict(fields, versionNumber=shown), None
 
   def _CreateModelInstance(self, body):
     handle = self._variation(body)
+    refused = self._refused(body["ownerSlug"])
+    if refused:
+      return refused
     if handle in self.state.instances:
       return 200, {"error": f"{handle} exists", "errorCode": 409}, None
     if f"{body['ownerSlug']}/{body['modelSlug']}" not in self.state.models:
@@ -241,37 +305,45 @@ class Handler(http.server.BaseHTTPRequestHandler):
     fields["framework"] = FRAMEWORKS.get(fields["framework"],
                                          fields["framework"])
     fields["slug"] = fields.pop("instanceSlug")
-    fields["versions"] = [{"number": 1, "files": files, "notes": ""}]
+    fields["versions"] = [dict(self.state.new_version(files), number=1)]
     self.state.instances[handle] = fields
     return 200, {"ref": handle + "/1", "url": f"/models/{handle}/1"}, None
 
   def _CreateModelInstanceVersion(self, body):
     handle = self._variation(body)
+    refused = self._refused(body["ownerSlug"])
+    if refused:
+      return refused
     instance = self.state.instances.get(handle)
     if instance is None:
       return 200, {"error": f"{handle} not found", "errorCode": 404}, None
-    number = len(instance["versions"]) + 1
-    instance["versions"].append({
-        "number": number, "files": _files_of(self.state, body["body"]),
-        "notes": body["body"].get("versionNotes", "")})
+    number = len(instance["versions"]) + 1  # Kaggle numbers it, shown or not.
+    instance["versions"].append(dict(self.state.new_version(
+        _files_of(self.state, body["body"]),
+        body["body"].get("versionNotes", "")), number=number))
     return 200, {"ref": f"{handle}/{number}",
                  "url": f"/models/{handle}/{number}"}, None
 
   def _version_files(self, body):
-    versions = self.state.versions(self._variation(body))
+    """The files of a version that shows, else None."""
+    instance = self.state.instances.get(self._variation(body))
     number = int(body["versionNumber"])
-    if not 1 <= number <= len(versions):
-      raise KeyError("versionNumber")
-    return versions[number - 1]["files"]
+    if not instance or not 1 <= number <= self.state.shown(instance):
+      return None
+    return instance["versions"][number - 1]["files"]
 
   def _ListModelInstanceVersionFiles(self, body):
     files = self._version_files(body)
+    if files is None:
+      return self._missing(f"{self._variation(body)} version")
     return 200, {"files": [{"name": n, "size": len(d)}
                            for n, d in sorted(files.items())],
                  "nextPageToken": ""}, None
 
   def _DownloadModelInstanceVersion(self, body):
     files = self._version_files(body)
+    if files is None:
+      return self._missing(f"{self._variation(body)} version")
     if body.get("path"):
       data = files[body["path"]]
     else:

@@ -42,7 +42,7 @@ def test_bazel_run_kaggle_dry_run(tmp_path):
   assert ("google/mobilenet-v1/tfJs/050-160-feature-vector/2  version 2  <- "
           "google/tfjs-model/imagenet/mobilenet_v1_050_160/feature_vector/3/"
           "default/1: 0 files, 0 bytes, not exported") in result.stdout
-  assert "14 versions of 8 variations of 2 models" in result.stdout
+  assert "16 versions of 10 variations of 2 models" in result.stdout
 
 
 def test_bazel_test_targets_run_on_the_project_venv():

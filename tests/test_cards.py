@@ -12,6 +12,7 @@ import pytest
 
 from export import cards
 from export.core import config
+from export.core import published
 from export.cards import facts as facts_lib
 from export.cards import template
 
@@ -71,9 +72,14 @@ def test_whole_family_has_a_card_per_module(rendered):
   # One of each float TF1 module: V1 versions 1 and 3, V2 versions 1-3.
   tfjs = [m for m in modules if m.is_tfjs]
   assert len(tfjs) == 16 * 2 * 2 + 22 * 2 * 3 == 196
-  # Plus seed 000's test module: 677 artifacts.
-  assert len(modules) == 412 + 1 + len(lite) + len(tfjs) == 677
-  assert sum(m.version == 5 for m in modules) == 76  # 38 float variants x 2.
+  # ONNX: classification and feature vector of each float variant (38)
+  # and of each quantized one (17, from its quantized Lite file).
+  onnx = [m for m in modules if m.is_onnx]
+  assert len(onnx) == 38 * 2 + 17 * 2 == 110
+  # Plus seed 000's test module: 787 artifacts.
+  assert len(modules) == 412 + 1 + len(lite) + len(tfjs) + len(onnx) == 787
+  # 38 float variants x 2 (and their ONNX models, of version 5).
+  assert sum(m.version == 5 and not m.is_onnx for m in modules) == 76
   # Each Lite model's Placeholder card, and the two publishers' pages.
   assert len(rendered) == len(modules) + len(lite) // 2 + 2
   assert "google/google.md" in rendered and "tensorflow/tensorflow.md" in rendered
@@ -112,8 +118,9 @@ def card_facts(text):
 def test_card_facts_follow_config(rendered):
   for cfg in config.load_all():
     for m in cfg.modules:
-      if m.card.layout == "test_bucket" or m.is_lite or m.is_tfjs:
-        continue  # Lite: test_lite; TF.js: test_tfjs_cards_follow_config.
+      if (m.card.layout == "test_bucket" or m.is_lite or m.is_tfjs
+          or m.is_onnx):
+        continue  # Lite: test_lite; TF.js, ONNX: test_*_cards_follow_config.
       f = card_facts(rendered[facts_lib.docs_path(m)])
       assert f["size"] == cfg.input_size, m.handle
       assert f["variable_size"] == m.variable_input_size, m.handle
@@ -146,6 +153,46 @@ def test_tfjs_cards_follow_config(rendered):
   assert count == 196
 
 
+def test_onnx_cards_follow_config(rendered):
+  """Each ONNX card names its parent (the version 5 module; a quantized
+  one's quantized Lite model) and says the model's input size, outputs and
+  where `export.kaggle` puts it, for the config's handles."""
+  count = 0
+  for cfg in config.load_all():
+    for m in cfg.modules:
+      if not m.is_onnx:
+        continue
+      count += 1
+      if cfg.quantized:
+        lite = published.lite_model_name(cfg.architecture,
+                                         cfg.depth_multiplier,
+                                         cfg.input_size, True)
+        parent = f"tensorflow/{lite}/1"
+        path = f"tensorflow/models/{lite}/1/{m.kind}/onnx/1.md"
+        assert (f"(https://tfhub.dev/tensorflow/lite-model/{lite}/1/default/"
+                "1)") in rendered[path]
+      else:
+        parent = f"google/imagenet/{cfg.model_name}/{m.kind}/5"
+        path = (f"google/models/imagenet/{cfg.model_name}/{m.kind}/5/default/"
+                "onnx/1.md")
+      text = rendered[path]
+      assert text.startswith(f"# ONNX {m.handle.replace('onnx-model/', '')}"
+                             f"\nONNX deployment of {parent}")
+      assert f"<!-- parent-model: {parent} -->" in text
+      assert f'path = "out/{m.handle}"' in text
+      side = ("height, width" if m.variable_input_size
+              else f"{cfg.input_size}, {cfg.input_size}")
+      assert f"`[batch, {side}, 3]`" in text, path
+      assert ("other\ninput sizes are possible" in text) == (
+          m.variable_input_size)
+      assert (f"`logits`: float32 `[batch, 1001]`" in text) == (
+          m.kind == "classification")
+      # Quantized: pixels / 256 are exactly the Lite file's uint8 input.
+      assert (f"[None] / {256 if cfg.quantized else 255}  #") in text
+      assert parent in {p.parent for p in cfg.modules}
+  assert count == 110
+
+
 def _tf1_signatures(module_dir):
   """{tags: {signature: (input images shape, output shape)}} from the pb."""
   from tensorflow.core.protobuf import saved_model_pb2
@@ -165,7 +212,7 @@ def test_card_facts_agree_with_exported_modules(variant, rendered, name):
   import tensorflow as tf
   v = variant(name)
   for m in v.cfg.modules:
-    if m.is_lite or m.is_tfjs:  # Checked in test_lite and test_tfjs.
+    if m.is_lite or m.is_tfjs or m.is_onnx:  # test_lite, _tfjs, _onnx_export.
       continue
     f = card_facts(rendered[facts_lib.docs_path(m)])
     width = f["num_classes"] if m.kind == "classification" else f[
@@ -220,6 +267,15 @@ def test_card_widths_agree_with_built_graphs_for_every_config(rendered):
     for m in cfg.modules:
       if m.is_lite or m.is_tfjs:  # Their cards state no width.
         continue
+      if m.is_onnx:  # `logits` [batch, classes], `feature_vector` [...].
+        stated = dict(re.findall(r"`(logits|feature_vector)`: float32 "
+                                 r"`\[batch, (\d+)\]`",
+                                 rendered[facts_lib.docs_path(m)]))
+        assert {k: int(v) for k, v in stated.items()} == dict(
+            feature_vector=widths["feature_vector"],
+            **({"logits": widths["classification"]}
+               if m.kind == "classification" else {})), (cfg.name, m.handle)
+        continue
       f = card_facts(rendered[facts_lib.docs_path(m)])
       if m.card.layout == "test_bucket":
         continue
@@ -248,8 +304,9 @@ def test_cards_cli_does_not_import_tensorflow(tmp_path):
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 0 and "ok" in result.stdout, result.stderr
   # 413 module cards, 68 Lite file cards, 34 Placeholder cards, 196 TF.js
-  # cards, 2 publishers.
-  assert len(list((tmp_path / "d").rglob("*.md"))) == 413 + 68 + 34 + 196 + 2
+  # cards, 110 ONNX cards, 2 publishers.
+  assert len(list((tmp_path / "d").rglob("*.md"))) == (
+      413 + 68 + 34 + 196 + 110 + 2)
 
 
 def test_check_fails_on_config_change_without_regeneration(tmp_path):
@@ -349,3 +406,93 @@ def test_a_template_of_ones_own_includes_the_stock_partials(tmp_path):
 def test_template_errors_are_named(text, message):
   with pytest.raises(template.TemplateError, match=re.escape(message)):
     _render(text, a=True)
+
+
+# --- Cards of models of one's own ---------------------------------------------
+
+
+def _own_config(directory, on_kaggle):
+  """A config of one's own (V2 0.6/192, 5 classes) listing every format;
+  `on_kaggle`: it names its Kaggle owner."""
+  (directory / "labels.txt").write_text("".join(f"f{i}\n" for i in range(5)))
+  owner = "  kaggle_owner: acme-ml\n" if on_kaggle else ""
+  (directory / "flowers.yaml").write_text(f"""\
+family: custom
+architecture: mobilenet_v2
+depth_multiplier: 0.6
+input_size: 192
+num_classes: 5
+labels: labels.txt
+model:
+  publisher: acme
+  name: flowers_model
+  title: Flowers
+  dataset: Flowers
+  description: Flowers of five kinds.
+  authors: Acme
+{owner}checkpoint:
+  path: train
+modules:
+  - {{kind: classification, format: hub}}
+  - {{kind: feature_vector, format: hub}}
+  - {{kind: classification, format: saved_model_2}}
+  - {{kind: feature_vector, format: saved_model_2}}
+  - {{kind: classification, format: lite}}
+  - {{kind: classification, format: lite, variant: metadata}}
+  - {{kind: classification, format: tfjs}}
+""")
+  return config.load(str(directory / "flowers.yaml"))
+
+
+@pytest.mark.parametrize("on_kaggle", [True, False])
+def test_custom_cards_load_from_where_the_model_is_published(tmp_path,
+                                                             on_kaggle):
+  """tfhub.dev takes no new models: a card of one's own loads the model
+  from Kaggle, where `export.kaggle` publishes it, if its config names a
+  Kaggle owner or model, else from the export's directory; its links go to
+  Kaggle pages or to cards in the tree."""
+  from tests import tfhub_validator
+  from export.cli import exporting
+  from export.destinations import kaggle_layout
+  cfg = _own_config(tmp_path, on_kaggle)
+  tree = cards.render_all([cfg])
+  assert tfhub_validator.problems(tree) == []
+  for path, text in tree.items():
+    assert "tfhub.dev" not in text, path
+  published = {}
+  for m in cfg.modules:
+    card = tree[facts_lib.docs_path(m)]
+    published[m.handle] = kaggle_layout.locate(cfg, m).handle
+    if on_kaggle and m.is_tfjs:
+      load = (f'tf.loadGraphModel("https://www.kaggle.com/models/'
+              f'{published[m.handle]}", {{ fromTFHub: true }})')
+    elif on_kaggle:
+      load = f'path = kagglehub.model_download("{published[m.handle]}")'
+    elif m.is_tfjs:
+      load = f'tf.loadGraphModel("out/{m.handle}/model.json")'
+    else:
+      load = f'path = "out/{m.handle}"'
+    assert load in card, (m.handle, card)
+    assert ("kagglehub" in card) == (on_kaggle and not m.is_tfjs), m.handle
+    if m.is_lite:
+      model_file = "1.tflite" if on_kaggle else "model.tflite"
+      assert f'Interpreter(model_path=f"{{path}}/{model_file}")' in card
+  # Where export.one writes by default, and one handle as Kaggle spells it.
+  assert facts_lib.LOCAL_OUTPUT_DIR == exporting.ONE.default_output_dir
+  if on_kaggle:
+    assert published["acme/flowers_model/classification/2"] == (
+        "acme-ml/flowers-model/tensorFlow2/060-192-classification/1")
+  kaggle_pages = {"https://www.kaggle.com/models/" + h
+                  for h in published.values()}
+  for path, text in tree.items():
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+      if link.startswith("https://www.kaggle.com/"):
+        assert on_kaggle and link in kaggle_pages, (path, link)
+      elif not link.startswith("https://"):
+        target = os.path.normpath(os.path.join(os.path.dirname(path), link))
+        assert not on_kaggle and target in tree, (path, link)
+  sibling = tree["acme/models/flowers_model/classification/1.md"]
+  assert ("[`acme/flowers_model/feature_vector/1`](" + (
+      "https://www.kaggle.com/models/acme-ml/flowers-model/tensorFlow1/"
+      "060-192-feature-vector/1" if on_kaggle else "../feature_vector/1.md")
+          + ")") in sibling

@@ -17,7 +17,7 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path):
                    "--output_dir", str(out))
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  assert len(lines) == 14
+  assert len(lines) == 16
   assert lines[0].startswith(
       "google/imagenet/mobilenet_v1_050_160/classification/1 -> ")
   assert "TF1 Hub format" in lines[0] and "160x160 fixed" in lines[0]
@@ -36,6 +36,11 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path):
   assert ("TensorFlow Lite (bare model); input float32 in [-1, 1] "
           "[1, 160, 160, 3]") in lines[12]
   assert "TensorFlow Lite (with model metadata and labels)" in lines[13]
+  assert lines[14].startswith(
+      "google/onnx-model/imagenet/mobilenet_v1_050_160/classification/5/"
+      "default/1 -> ")
+  assert ("ONNX model (opset 17); input images float32 NHWC in [0, 1], "
+          "160x160 default, variable -> logits, feature_vector") in lines[14]
   assert not out.exists()
 
 
@@ -83,9 +88,9 @@ def test_export_all_dry_run_lists_every_module_of_every_config(tmp_path):
   assert result.returncode == 0, result.stderr
   handles = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
   assert handles == [m.handle for c in config.load_all() for m in c.modules]
-  # The published family plus the test module, 68 Lite files and 196 TF.js
-  # models.
-  assert len(handles) == 413 + 68 + 196
+  # The published family plus the test module, 68 Lite files, 196 TF.js
+  # models and 110 ONNX models.
+  assert len(handles) == 413 + 68 + 196 + 110
 
 
 def _complete(module_dir):
@@ -96,6 +101,8 @@ def _complete(module_dir):
     return files == {"model.tflite"}
   if "/tfjs-model/" in str(module_dir):
     return "model.json" in files and any(f.endswith(".bin") for f in files)
+  if "/onnx-model/" in str(module_dir):
+    return "model.onnx" in files
   return {"saved_model.pb", "variables/variables.index"} <= files
 
 

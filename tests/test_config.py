@@ -34,7 +34,8 @@ def test_seed_configs_load_with_their_published_modules():
       ("feature_vector", 5, "saved_model_2"),
       ("classification", 1, "tfjs"), ("classification", 3, "tfjs"),
       ("feature_vector", 1, "tfjs"), ("feature_vector", 3, "tfjs"),
-      ("classification", 1, "lite"), ("classification", 1, "lite")]
+      ("classification", 1, "lite"), ("classification", 1, "lite"),
+      ("classification", 5, "onnx"), ("feature_vector", 5, "onnx")]
   assert v1.module("google/imagenet/mobilenet_v1_050_160/feature_vector/3")
   # The Lite files, at their published handles (multiplier spelt 0.50; the
   # cards' links: https://tfhub.dev/tensorflow/lite-model/
@@ -52,11 +53,14 @@ def test_seed_configs_load_with_their_published_modules():
       f"google/imagenet/mobilenet_v1_025_128/quantops/{k}/{v}"
       for k in ("classification", "feature_vector") for v in (1, 3)} | {
           f"tensorflow/lite-model/mobilenet_v1_0.25_128_quantized/1/"
-          f"{variant}/1" for variant in ("default", "metadata")}
+          f"{variant}/1" for variant in ("default", "metadata")} | {
+              # Its ONNX models, converted from the quantized Lite file.
+              f"tensorflow/onnx-model/mobilenet_v1_0.25_128_quantized/1/{k}/1"
+              for k in ("classification", "feature_vector")}
   assert all(m.quantized and not m.variable_input_size
              for m in quant.modules)
   assert [m.version for m in configs["v2_050_96"].modules] == [
-      1, 2, 3, 4, 5] * 2 + [1, 2, 3] * 2
+      1, 2, 3, 4, 5] * 2 + [1, 2, 3] * 2 + [5] * 2
   assert [m.handle for m in configs["v2_100_224"].modules if m.is_lite] == [
       f"tensorflow/lite-model/mobilenet_v2_1.0_224/1/{v}/1"
       for v in ("default", "metadata")]

@@ -35,6 +35,9 @@ MODULES = {
   - {kind: classification, format: lite, variant: metadata}
   - {kind: classification, format: lite, quantization: post_training}
   - {kind: classification, format: tfjs}
+  - {kind: classification, format: onnx}
+  - {kind: feature_vector, format: onnx}
+  - {kind: classification, format: onnx, quantization: post_training}
 """,
     "mobilenet_v1": """\
   - {kind: classification, format: hub}
@@ -42,6 +45,7 @@ MODULES = {
   - {kind: classification, format: saved_model_2}
   - {kind: classification, format: lite}
   - {kind: classification, format: tfjs}
+  - {kind: classification, format: onnx}
 """}
 
 
@@ -191,9 +195,6 @@ def _lite_run(path, batch):
                     interpreter.get_output_details())
   results = []
   for image in batch:
-    if inp["dtype"] == np.uint8:
-      scale, zero_point = inp["quantization"]
-      image = np.clip(np.round(image / scale + zero_point), 0, 255)
     interpreter.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
     interpreter.invoke()
     results.append(interpreter.get_tensor(out["index"])[0].copy())
@@ -216,17 +217,25 @@ def test_float_lite_equals_the_saved_model(request, which):
 
 def test_post_training_quantized_lite_agrees_with_the_float_model(v2):
   """Top-1 on the held-out calibration images (every 5th, not used to
-  calibrate), with LiteRT: what the exporter reported, and at least 90%."""
+  calibrate), fed as a user would (decoded with Pillow: the raw pixels into
+  the quantized file, the same pixels normalised into the float one), with
+  LiteRT: what the exporter reported, and at least 90%."""
+  from PIL import Image
   from export.formats import lite
   from export.publishing import manifest
+  from tests.test_ptq_input import pixels
   quantized = v2.handle("lite", quantization="post_training")
   _, held_out = lite.calibration_split(v2.cfg)
   assert len(held_out) == 20
-  pixels = np.concatenate(lite.load_images(held_out, v2.spec["size"]))
+  raw = []
+  for path in held_out:
+    with Image.open(path) as image:
+      raw.append(pixels(image, v2.spec["size"]))
+  raw = np.stack(raw)
   float_out, _ = _lite_run(os.path.join(v2.dir("lite"), "model.tflite"),
-                           pixels)
+                           (raw.astype(np.float32) - 127.5) / 127.5)
   quant_out, details = _lite_run(
-      os.path.join(v2.modules[quantized], "model.tflite"), pixels)
+      os.path.join(v2.modules[quantized], "model.tflite"), raw)
   assert details["dtype"] == np.uint8
   agreement = np.mean(float_out.argmax(-1) == quant_out.argmax(-1))
   assert agreement >= 0.9
@@ -250,6 +259,65 @@ def test_tfjs_equals_tf(request, which, tmp_path):
   want = _tf1_default(custom.dir("hub"), batch)
   np.testing.assert_allclose(tfjs, want, atol=1e-5 * np.abs(want).max(),
                              rtol=0)
+
+
+@pytest.mark.parametrize("which", ["v2", "v1"])
+def test_onnx_models_equal_the_saved_model(request, which):
+  """ONNX Runtime's logits and feature vectors equal the TF2 SavedModels'
+  (`serving_default`) within 1e-5 of their magnitude, at batch 1 and 4 (the
+  size is fixed, as the SavedModel's)."""
+  import tensorflow as tf
+  from tests import test_onnx
+  custom = request.getfixturevalue(which)
+  size = custom.spec["size"]
+  serving = {kind: tf.saved_model.load(custom.dir("saved_model_2", kind))
+             .signatures["serving_default"]
+             for kind in ("classification", "feature_vector")
+             if kind == "classification" or which == "v2"}
+  sessions = {kind: test_onnx.ort_session(
+      os.path.join(custom.dir("onnx", kind), "model.onnx"))
+              for kind in serving}
+  for batch_size in (1, 4):
+    batch = images(size, batch=batch_size, seed=batch_size)
+    want = {kind: serve(inputs=tf.constant(batch))["output_0"].numpy()
+            for kind, serve in serving.items()}
+    logits, features = sessions["classification"].run(None, {"images": batch})
+    assert logits.shape == (batch_size, custom.spec["classes"])
+    errors = [test_onnx.relative_error(logits, want["classification"])]
+    if which == "v2":
+      (alone,) = sessions["feature_vector"].run(None, {"images": batch})
+      errors += [test_onnx.relative_error(f, want["feature_vector"])
+                 for f in (features, alone)]
+    assert max(errors) <= test_onnx.TOLERANCE, errors
+
+
+def test_post_training_quantized_onnx_model_equals_the_lite_file(v2):
+  """The QDQ model converted from the post-training quantized Lite file
+  (int8 tensors and per-channel weights, residual adds, an AVERAGE_POOL_2D
+  head): every output within one quantization step of LiteRT's on natural
+  photos, and a deliberately wrong padding is caught."""
+  import onnx
+  from tests import test_onnx
+  handle = v2.handle("onnx", variant="classification",
+                     quantization="post_training")
+  model = os.path.join(v2.modules[handle], "model.onnx")
+  lite = test_onnx.Lite(os.path.join(
+      v2.dir("lite", quantization="post_training"), "model.tflite"))
+  photos = test_onnx.natural_photos(v2.spec["size"])
+  steps = test_onnx.steps_apart(model, lite, photos)
+  assert set(steps) == {"logits", "feature_vector"}
+  assert max(steps.values()) <= test_onnx.ONE_STEP, steps
+  broken = test_onnx.steps_apart(
+      test_onnx.broken_model(model, "same_lower"), lite, photos)
+  assert max(broken.values()) > 2, broken
+  test_onnx.check_uint8_qdq(onnx.load(model))
+  meta = {p.key: p.value for p in onnx.load(model).metadata_props}
+  assert meta["handle"] == handle
+  assert meta["source_checkpoint"] == "model.ckpt"
+  assert meta["license"] == v2.cfg.model.license
+  with open(os.path.join(v2.modules[handle], "labels.txt"),
+            encoding="utf-8") as f:
+    assert f.read().splitlines() == [f"class_{i}" for i in range(5)]
 
 
 def test_v1_through_the_legacy_hub_module(v1, tmp_path):
@@ -326,7 +394,7 @@ def test_new_config_writes_a_config_that_exports(request, which, tmp_path,
       custom.spec["architecture"], custom.spec["multiplier"],
       custom.spec["classes"])
   formats = {m.format for m in cfg.modules}
-  assert formats == {"hub", "saved_model_2", "lite", "tfjs"}
+  assert formats == {"hub", "saved_model_2", "lite", "tfjs", "onnx"}
   assert "PLACEHOLDER" in cfg.model.title
   only = [m.handle for m in cfg.modules
           if m.format in ("hub", "lite") and m.kind == "classification"
@@ -351,8 +419,8 @@ def _config_error(tmp_path, **overrides):
      "of 32 from 32 up"),
     (dict(calibration=0, modules="  - {kind: classification, format: lite, "
           "quantization: post_training}\n"),
-     "calibration: None is not allowed; post-training quantized lite "
-     "modules need a directory of representative images"),
+     "calibration: None is not allowed; post-training quantized lite and "
+     "onnx modules need a directory of representative images"),
 ])
 def test_bad_configs_name_file_key_and_value(tmp_path, overrides, message):
   error = _config_error(tmp_path, **overrides)
@@ -457,3 +525,40 @@ def test_a_checkpoint_archive_is_found_without_naming_its_prefix(v1,
   prepared = source.prepare(cfg, source.Source(cache_dir=str(tmp_path / "c")))
   assert os.path.basename(prepared.prefix) == "model.ckpt"
   assert prepared.sha256 == checkpoint_lib.checkpoint_sha256(v1.prefix)
+
+
+def test_the_cards_load_snippets_load_the_export(v1, tmp_path):
+  """The Python snippets of the TF2 and Lite cards, run as written where
+  `out/` is the export (`export.one`'s default --output_dir, the cards'
+  source of a model not on Kaggle): the SavedModel in a tf-keras model
+  gives the module's logits, the Lite file takes the config's input."""
+  import re
+  from export import cards
+  from export.cards import facts
+  tree = cards.render_all([v1.cfg])
+  snippets = []
+  for handle in (v1.handle("saved_model_2"), v1.handle("lite")):
+    card = tree[facts.docs_path(v1.cfg.module(handle))]
+    (code,) = re.findall(r"```python\n(.*?)```", card, re.S)
+    snippets.append(code)
+  os.symlink(v1.out, tmp_path / "out")
+  batch = images(128, batch=2, seed=3)
+  np.save(tmp_path / "batch.npy", batch)
+  script = tmp_path / "cards.py"
+  script.write_text("\n".join(snippets) + """
+import json
+import numpy as np
+print(json.dumps(dict(
+    logits=m(np.load("batch.npy")).numpy().tolist(),
+    lite_input=interpreter.get_input_details()[0]["shape"].tolist())))
+""")
+  proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                        capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  got = json.loads(proc.stdout.strip().splitlines()[-1])
+  import tensorflow as tf
+  import tensorflow_hub as hub
+  want = hub.load(v1.dir("saved_model_2"))(tf.constant(batch)).numpy()
+  np.testing.assert_allclose(got["logits"], want, atol=1e-5, rtol=0)
+  assert got["lite_input"] == [1, 128, 128, 3]

@@ -31,13 +31,13 @@ def _progress(stdout):
           if PROGRESS.match(l)]
 
 
-def _run_export_all(*args):
+def _run_export_all(*args, env=None):
   """run_cli("export_all", ...) with the run's --summary_json as .summary
   (None if the run wrote none)."""
   import tempfile
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "summary.json")
-    result = run_cli("export_all", f"--summary_json={path}", *args)
+    result = run_cli("export_all", f"--summary_json={path}", *args, env=env)
     result.summary = None
     if os.path.exists(path):
       with open(path) as f:
@@ -72,17 +72,20 @@ def family(tmp_path_factory, synthetic_checkpoint):
     for f in os.listdir(os.path.dirname(prefix)):
       shutil.copy(os.path.join(os.path.dirname(prefix), f), checkpoints / name)
   out = root / "out"
+  # The runs' temporary directory, where their lock files go.
+  tmp = root / "tmp"
+  tmp.mkdir()
 
   def export_all(*args, configs_=(FLOAT, QUANT)):
     return _run_export_all(
         f"--output_dir={out}", f"--checkpoint_dir={checkpoints}",
         f"--cache_dir={root / 'cache'}",
         "--configs=" + ",".join(str(configs / f"{n}.yaml") for n in configs_),
-        *args)
+        *args, env={"TMPDIR": str(tmp)})
 
   first = export_all("--jobs=2")
   return dict(root=root, configs=configs, checkpoints=checkpoints, out=out,
-              export_all=export_all, first=first)
+              export_all=export_all, first=first, tmp=tmp)
 
 
 def test_first_run_exports_every_module_with_progress_and_summary(family):
@@ -94,17 +97,17 @@ def test_first_run_exports_every_module_with_progress_and_summary(family):
   assert [int(l[0]) for l in lines] == list(range(1, len(handles) + 1))
   assert all(l[1] == str(len(handles)) and l[2] == "exported" and l[4]
              for l in lines)
-  # 8 float modules and 4 quantops ones, each config's 2 Lite files, and
-  # the float config's 4 TF.js models.
-  assert _summary(result) == {"exported": 20, "up to date": 0,
+  # 8 float modules and 4 quantops ones, each config's 2 Lite files and 2
+  # ONNX models, and the float config's 4 TF.js models.
+  assert _summary(result) == {"exported": 24, "up to date": 0,
                                      "failed": 0}
-  assert "20 modules of 2 configs, 2 workers" in result.stdout
+  assert "24 modules of 2 configs, 2 workers" in result.stdout
 
 
 def test_manifest_lists_every_module_with_its_archive(family):
   out = family["out"]
   entries = manifest_lib.load(str(out))
-  assert len(entries) == 20
+  assert len(entries) == 24
   for name in (FLOAT, QUANT):
     prefix = checkpoint_lib.find_prefix(str(family["checkpoints"] / name))
     for m in config.load(name).modules:
@@ -118,15 +121,67 @@ def test_manifest_lists_every_module_with_its_archive(family):
       assert e.exporter_version == manifest_lib.exporter_version()
       assert e.config == name and e.format == m.format
       main_file = ("model.tflite" if m.is_lite else
-                   "model.json" if m.is_tfjs else "saved_model.pb")
+                   "model.json" if m.is_tfjs else
+                   "model.onnx" if m.is_onnx else "saved_model.pb")
       assert (out / m.handle / main_file).is_file()
+
+
+def test_lock_files_do_not_pile_up(family):
+  """A run takes a lock file per module it exports and one for each
+  manifest update (in the temporary directory); none is left after it."""
+  assert family["first"].returncode == 0
+  locks = family["tmp"] / "tfhub_export_locks"
+  assert locks.is_dir()  # The runs did lock there.
+  assert [os.path.join(d, n) for d, _, names in os.walk(locks)
+          for n in names] == []
+  assert os.listdir(locks) == []  # Nor a directory per output directory.
+
+
+def _count_under_lock(args):
+  """Adds 1 to a counter file `rounds` times, each under a lock of
+  `manifest._locked` or `ModuleLocks` (in a spawned process)."""
+  out, counter, rounds, which = args
+  import time
+  for _ in range(rounds):
+    if which == "manifest":
+      lock = manifest_lib._locked(  # pylint: disable=protected-access
+          os.path.join(manifest_lib.locks_dir(out), manifest_lib.MANIFEST_LOCK))
+      lock.__enter__()
+    else:
+      locks = manifest_lib.ModuleLocks(out)
+      while not locks.acquire(["a/module/1"]):
+        time.sleep(0.001)
+    with open(counter) as f:
+      value = int(f.read() or 0)
+    with open(counter, "w") as f:
+      f.write(str(value + 1))
+    if which == "manifest":
+      lock.__exit__(None, None, None)
+    else:
+      locks.release_all()
+
+
+@pytest.mark.parametrize("which", ["manifest", "module"])
+def test_locks_exclude_each_other_though_their_files_are_deleted(tmp_path,
+                                                                 which):
+  """Releasing a lock deletes its file; a process that opened the file
+  before that must not hold a lock of a deleted file while another locks
+  the new one (each locker checks that its file is still the one at the
+  path): no increment is lost."""
+  import multiprocessing
+  out, counter = str(tmp_path / "out"), tmp_path / "counter"
+  counter.write_text("0")
+  with multiprocessing.get_context("spawn").Pool(4) as pool:
+    pool.map(_count_under_lock, [(out, str(counter), 150, which)] * 4)
+  assert counter.read_text() == "600"
+  assert not os.path.exists(manifest_lib.locks_dir(out))
 
 
 def test_noop_rerun_skips_everything(family):
   result = family["export_all"]("--jobs=2")
   assert result.returncode == 0, result.stderr
   assert {l[2] for l in _progress(result.stdout)} == {"up to date"}
-  assert _summary(result) == {"exported": 0, "up to date": 20,
+  assert _summary(result) == {"exported": 0, "up to date": 24,
                                      "failed": 0}
 
 
@@ -158,9 +213,10 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
   result = _run_export_all(*args, "--keep_going", "--jobs=2")
   assert result.returncode == 1
   counts = _summary(result)
-  # The quantized config's 4 quantops modules and 2 Lite files; the float
-  # config's 8 modules, 2 Lite files and 4 TF.js models fail.
-  assert counts == {"exported": 6, "up to date": 0, "failed": 14}
+  # The quantized config's 4 quantops modules, 2 Lite files and 2 ONNX
+  # models; the float config's 8 modules, 2 Lite files, 4 TF.js models and
+  # 2 ONNX models fail.
+  assert counts == {"exported": 8, "up to date": 0, "failed": 16}
   # One cause, the float config's checkpoint, named once with its modules.
   failures = [l for l in result.stderr.splitlines() if l.startswith("error:")]
   assert len(failures) == 1 and f"({FLOAT}): " in failures[0]
@@ -175,7 +231,7 @@ def test_keep_going_exports_the_rest_and_exits_1(family, tmp_path):
   result = _run_export_all(*args, "--jobs=1")
   assert result.returncode == 1
   assert _summary(result) == {"exported": 0, "up to date": 0,
-                                     "failed": 14, "not run": 6}
+                                     "failed": 16, "not run": 8}
   assert "--keep_going runs all" in result.stdout
   assert not (out / "google/imagenet/mobilenet_v1_025_128/quantops").exists()
 

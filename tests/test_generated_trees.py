@@ -356,7 +356,7 @@ def test_an_interrupted_write_is_finished_by_the_rerun(tmp_path, monkeypatch):
 def test_committed_docs_pass_the_check():
   result = _run("cards", "--check")
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-  assert "713 cards up to date" in result.stdout
+  assert "823 cards up to date" in result.stdout
 
 
 def test_committed_configs_pass_the_check():
@@ -399,7 +399,7 @@ def test_check_fails_on_a_missing_card_and_record(docs_copy):
   result = _run("cards", "--check", "--docs_dir", str(docs_copy))
   assert result.returncode == 1
   # Every card is now a file a write would refuse to replace.
-  assert result.stdout.count("in the way: ") == 712
+  assert result.stdout.count("in the way: ") == 822
   assert f"missing: {docs_copy / CARDS_RECORD}\n" in result.stdout
 
 

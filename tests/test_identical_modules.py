@@ -20,10 +20,12 @@ from tests.conftest import export, run_cli
 
 def _tail(handle):
   """kind/version; "lite <variant>" for a Lite file; "tfjs kind/version"
-  for a TF.js model."""
+  for a TF.js model; "onnx <kind>" for an ONNX model."""
   parts = handle.split("/")
   if parts[1] == "lite-model":
     return f"lite {parts[-2]}"
+  if parts[1] == "onnx-model":
+    return "onnx " + next(p for p in parts if p in config.KINDS)
   if parts[1] == "tfjs-model":
     return "tfjs " + "/".join(parts[-4:-2])
   return "/".join(parts[-2:])
@@ -79,7 +81,11 @@ def test_which_modules_share_their_network():
       expected |= {(name, frozenset({f"{kind}/4", f"{kind}/5"}))
                    for kind in ("classification", "feature_vector")}
     if any(m.is_lite for m in cfg.modules):
-      expected.add((name, frozenset({"lite default", "lite metadata"})))
+      # A quantized config's ONNX models are converted from its Lite file.
+      expected.add((name, frozenset(
+          {"lite default", "lite metadata"} |
+          ({"onnx classification", "onnx feature_vector"} if cfg.quantized
+           else set()))))
   assert shared == expected
   # E.g. the groups the runner hands to one worker task each.
   cfg = config.load("v2_050_96")
@@ -92,13 +98,15 @@ def test_which_modules_share_their_network():
               ["classification/3", "feature_vector/3",
                "tfjs classification/3", "tfjs feature_vector/3"],
               ["classification/4", "classification/5"],
-              ["feature_vector/4", "feature_vector/5"]]
+              ["feature_vector/4", "feature_vector/5"],
+              ["onnx classification"], ["onnx feature_vector"]]
   cfg = config.load("v1_025_128_quant")
   assert [[_tail(m.handle) for m in group]
           for group in exporter.network_groups(cfg.modules)] == [
               ["classification/1", "feature_vector/1"],
               ["classification/3", "feature_vector/3"],
-              ["lite default", "lite metadata"]]
+              ["lite default", "lite metadata", "onnx classification",
+               "onnx feature_vector"]]
 
 
 def test_a_tf1_group_builds_each_tag_sets_graph_once(tmp_path, monkeypatch):

@@ -4,7 +4,13 @@
 The expected handles below are written from the public evidence of how
 Google's MobileNets are laid out on Kaggle (tests/testdata/kaggle_layout:
 models, framework spellings, variation slugs, tfhub.dev versions renumbered
-per framework), not from the exporter's own rules.
+per framework), not from the exporter's own rules, and checked against
+every record of the evidence file that names one of them.
+
+The stand-in also answers as the real service may (tests/testdata/
+kaggle_layout/README.md, "What the service answers"): 403 for what is not
+there, versions shown only once processed, owners the credentials may not
+publish under.
 """
 
 import contextlib
@@ -15,12 +21,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 from tests import kaggle_stand_in
+from tests import test_kaggle_layout as layout_evidence
 from tests.conftest import REPO, export, images
+from tests.test_custom_models import write_config
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +68,43 @@ def _expected():
                             ("mobilenet_v2_1.0_224", T2, "1-0-224")):
     want[f"{lite}/{name}/1/default/1"] = f"{model}/tfLite/{slug}/1"
     want[f"{lite}/{name}/1/metadata/1"] = f"{model}/tfLite/{slug}-metadata/1"
+  # ONNX models: framework `onnx` (E25); Google published none, so their
+  # variations are issue 30's choice: the TF2 module's slug, the quantized
+  # Lite file's (its kind after it for the feature vector), version 1.
+  for kind, slug in (("classification", "classification"),
+                     ("feature_vector", "feature-vector")):
+    for name, model, size in (("mobilenet_v1_050_160", G1, "050-160"),
+                              ("mobilenet_v2_100_224", G2, "100-224")):
+      want[f"google/onnx-model/imagenet/{name}/{kind}/5/default/1"] = (
+          f"{model}/onnx/{size}-{slug}/1")
+    want[f"tensorflow/onnx-model/mobilenet_v1_0.25_128_quantized/1/{kind}/"
+         "1"] = (f"{T1}/onnx/0-25-128-quantized"
+                 f"{'' if kind == 'classification' else '-' + slug}/1")
   return want
 
 
 EXPECTED = _expected()
+# Variations of CONFIGS the tests of the service's ways publish alone.
+V1_TF2 = f"{G1}/tensorFlow2/050-160-classification"   # Versions 1, 2.
+V1_TF1 = f"{G1}/tensorFlow1/050-160-feature-vector"    # Versions 1, 2.
+V1_LITE = f"{T1}/tfLite/0-50-160"                      # Version 1.
+V1_TF2_1 = "google/imagenet/mobilenet_v1_050_160/classification/4"
+V1_LITE_1 = "tensorflow/lite-model/mobilenet_v1_0.50_160/1/default/1"
+
+
+def test_expected_handles_agree_with_the_evidence():
+  comparable, _ = layout_evidence.usable_evidence()
+  named = [(r, m) for r, m in comparable if m in EXPECTED]
+  assert len(named) >= 8, named
+  for record, module in named:
+    said = (f"{record['owner']}/{record['model']}/{record['framework']}/"
+            f"{record['variation']}")
+    want = EXPECTED[module]
+    if record["version"] is None:
+      want = want.rsplit("/", 1)[0]
+    else:
+      said += f"/{record['version']}"
+    assert said.lower() == want.lower(), (record["kaggle"], want)
 
 
 @pytest.fixture(scope="session")
@@ -107,13 +149,15 @@ def _env(tmp_path, **extra):
   return env
 
 
-def publish(out, tmp_path, *args, credentials=True, wait=True, **env):
+def publish(out, tmp_path, *args, credentials=True, wait=True,
+            configs=CONFIGS, **env):
   """Runs export.kaggle on `out`; returns the CompletedProcess (or the
-  Popen, with wait=False)."""
+  Popen, with wait=False). Kaggle's processing is waited for 30 s at most."""
   if credentials:
     env.setdefault("KAGGLE_API_TOKEN", kaggle_stand_in.TOKEN)
   command = [sys.executable, "-m", "export.kaggle", f"--output_dir={out}",
-             f"--configs={','.join(CONFIGS)}", "--retry_wait=0.01", *args]
+             f"--configs={','.join(configs)}", "--retry_wait=0.01",
+             "--processing_wait=30", *args]
   if not wait:
     return subprocess.Popen(command, cwd=REPO, env=_env(tmp_path, **env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -274,6 +318,36 @@ def test_round_trip_through_kagglehub_and_hub_load(published, stand_in,
       "3/default/1"))
 
 
+
+def test_onnx_variations_round_trip_through_kagglehub(published, stand_in,
+                                                       tmp_path, monkeypatch):
+  """The ONNX variations hold the exported model and labels (and ONNX
+  Runtime gives the export's outputs from the download); their usage loads
+  them from Kaggle, under the handle they are published at."""
+  import onnxruntime as ort
+  out, state, _ = published
+  stand_in.use(state)
+  for module, kaggle_handle, size in (
+      ("google/onnx-model/imagenet/mobilenet_v1_050_160/classification/5/"
+       "default/1", f"{G1}/onnx/050-160-classification/1", 160),
+      ("tensorflow/onnx-model/mobilenet_v1_0.25_128_quantized/1/"
+       "feature_vector/1", f"{T1}/onnx/0-25-128-quantized-feature-vector/1",
+       128)):
+    path = _download(kaggle_handle, tmp_path / "cache", monkeypatch)
+    local = _files(os.path.join(out, module))
+    assert _files(path) == local and "model.onnx" in local, kaggle_handle
+    batch = images(size, batch=2, seed=5)
+    outputs = [ort.InferenceSession(
+        os.path.join(d, "model.onnx"),
+        providers=["CPUExecutionProvider"]).run(None, {"images": batch})
+               for d in (path, os.path.join(out, module))]
+    for got, want in zip(*outputs):
+      np.testing.assert_array_equal(got, want)
+    usage = state.instances[kaggle_handle.rsplit("/", 1)[0]]["usage"]
+    assert f'kagglehub.model_download("{kaggle_handle}")' in usage, usage
+    assert "onnxruntime" in usage
+
+
 def test_killed_run_completes_on_rerun(kaggle_exports, service, tmp_path):
   out = _copy(kaggle_exports, tmp_path / "out")
   creates = []
@@ -317,8 +391,9 @@ def test_persistent_failure_names_the_version_and_rerun_continues(
   result = publish(out, tmp_path, "--retries=2")
   assert result.returncode == 1
   cause = "ConnectionError" if drop else "HTTP 500"
-  assert ("uploading the files of google/mobilenet-v1/tensorFlow1/"
-          f"025-128-quantops-classification/1: {cause} (gave up after 3 "
+  # The first version in the plan's order (by variation handle).
+  assert ("uploading the files of google/mobilenet-v1/onnx/"
+          f"050-160-classification/1: {cause} (gave up after 3 "
           "tries)") in result.stderr
   assert "rerun to continue" in result.stderr
   service.faults.clear()
@@ -397,11 +472,12 @@ def test_modules_missing_or_changed_are_refused(kaggle_exports, service,
   assert result.returncode == 1
   # Every problem, each naming its module and file, nothing sent.
   assert ("google/imagenet/mobilenet_v1_050_160/classification/4 (for "
-          f"{G1}/tensorFlow2/050-160-classification/1): "
-          "variables/variables.index") in result.stderr
+          f"{G1}/tensorFlow2/050-160-classification/1): {variables}: "
+          "differs from the manifest's archive; export the module again"
+          ) in result.stderr
   assert ("google/tfjs-model/imagenet/mobilenet_v2_100_224/feature_vector/2/"
           "default/1 (for google/mobilenet-v2/tfJs/100-224-feature-vector/2): "
-          "extra.bin") in result.stderr
+          f"{added}: not in the archive") in result.stderr
   assert not [m for m, _ in service.requests if m.startswith("Create")]
   # A config whose modules were never exported here.
   result = publish(out, tmp_path, "--configs=v1_025_160")
@@ -427,6 +503,204 @@ def test_owner_mapping_publishes_under_the_given_slugs(kaggle_exports,
                    "classification/3")
   assert result.returncode == 1
   assert "would be numbered 2" in result.stderr
+
+
+# --- As the real service may answer ---------------------------------------
+
+
+def _creates(state, since=0):
+  return [m for m, _ in state.requests[since:]
+          if m.startswith("Create") or m == "StartBlobUpload"]
+
+
+def _check_versions(state, out, variations):
+  """Each of `variations` holds exactly its expected versions, each with
+  its module's bytes."""
+  for variation in variations:
+    want = sorted((k, m) for m, k in EXPECTED.items()
+                  if k.rsplit("/", 1)[0] == variation)
+    versions = state.versions(variation)
+    assert [v["number"] for v in versions] == list(
+        range(1, len(want) + 1)), (variation, len(versions))
+    for (_, module), version in zip(want, versions):
+      local = _files(os.path.join(out, module))
+      if "lite-model" in module:
+        local = {"1.tflite": local["model.tflite"]}
+      assert version["files"] == local, module
+
+
+def test_first_publish_when_kaggle_answers_403_for_what_is_missing(
+    kaggle_exports, service, tmp_path):
+  """Kaggle may answer 403 for a model or variation that is not there
+  (Kaggle/kaggle-cli#548); kagglehub creates a model on 404 and 403 alike."""
+  out = _copy(kaggle_exports, tmp_path / "out")
+  service.missing_status = 403
+  result = publish(out, tmp_path, f"--only={V1_TF2}", f"--only={V1_LITE}")
+  assert result.returncode == 0, result.stderr
+  assert sorted(service.models) == [G1, T1]
+  _check_versions(service, out, [V1_TF2, V1_LITE])
+  assert "3 versions created, 0 already there" in result.stdout
+  before = len(service.requests)
+  result = publish(out, tmp_path, f"--only={V1_TF2}", f"--only={V1_LITE}")
+  assert result.returncode == 0, result.stderr
+  assert "0 versions created, 3 already there" in result.stdout
+  assert not _creates(service, before)
+
+
+def test_lost_create_replies_while_kaggle_processes_add_no_version(
+    kaggle_exports, service, tmp_path):
+  """Versions show only after processing; creates whose replies are lost
+  (dropped, or HTTP 503 after the create was done) are waited for, not
+  repeated; a rerun while Kaggle still processes creates nothing."""
+  out = _copy(kaggle_exports, tmp_path / "out")
+  service.processing_seconds = 1.0
+  service.fail("CreateModelInstance", drop=True)          # V1_TF1 1.
+  service.fail("CreateModelInstanceVersion", drop=True)   # V1_TF1 2.
+  service.fail("CreateModelInstanceVersion", status=503,  # V1_TF2 2.
+               done=True)
+  only = [V1_TF1, V1_TF2, V1_LITE]
+  args = [f"--only={h}" for h in only]
+  result = publish(out, tmp_path, *args)
+  assert result.returncode == 0, result.stderr
+  _check_versions(service, out, only)
+  assert "5 versions created, 0 already there" in result.stdout
+  # The last version created is still being processed: a rerun waits for
+  # it, bounded; not shown within --processing_wait, nothing is created.
+  lite = service.versions(V1_LITE)[0]
+  lite["shows_at"] = time.monotonic() + 60
+  before = len(service.requests)
+  result = publish(out, tmp_path, *args, "--processing_wait=0.5")
+  assert result.returncode == 1
+  assert (f"{V1_LITE}/1: Kaggle confirmed creating it but does not show it "
+          "after 0.5 s") in result.stderr
+  lite["shows_at"] = time.monotonic() + 1.5
+  result = publish(out, tmp_path, *args)
+  assert result.returncode == 0, result.stderr
+  assert "0 versions created, 5 already there" in result.stdout
+  assert not _creates(service, before)
+  _check_versions(service, out, only)
+
+
+def test_an_owner_the_credentials_may_not_publish_under_is_refused(
+    kaggle_exports, service, tmp_path):
+  """One line naming the owner and the credentials' user (never the
+  token); exit 2 while nothing was created, 1 after."""
+  out = _copy(kaggle_exports, tmp_path / "out")
+  service.missing_status = 403
+  service.writable_owners = {kaggle_stand_in.USERNAME}
+  user = kaggle_stand_in.USERNAME
+
+  def refused(result, create, owner, done):
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(
+        "error: "), result.stderr
+    assert result.stderr.strip() == (
+        f"error: {create}: Kaggle refused it (HTTP 403): the credentials' "
+        f"user {user} may not publish under owner {owner}; {done}; publish "
+        f"under an owner they may write to, e.g. --owner {user}")
+    assert kaggle_stand_in.TOKEN not in result.stdout + result.stderr
+
+  # A model that is not there (403 too): refused before anything is made.
+  result = publish(out, tmp_path, f"--only={V1_TF2}")
+  assert result.returncode == 2
+  refused(result, f"CreateModel {G1}", "google", "nothing was created")
+  # Their model, visible, takes no variation of these credentials.
+  service.add_foreign_model(G1)
+  result = publish(out, tmp_path, f"--only={V1_TF2}")
+  assert result.returncode == 2
+  refused(result, f"CreateModelInstance {V1_TF2}", "google",
+          "nothing was created")
+  assert not service.instances
+  # Their own model made first, then refused: exit 1.
+  result = publish(out, tmp_path, f"--owner=google={user}",
+                   f"--only={V1_TF2_1}", f"--only={V1_LITE_1}")
+  assert result.returncode == 1
+  refused(result, f"CreateModel {T1}", "tensorflow",
+          "this run created something before it")
+  assert sorted(service.models) == [G1, f"{user}/mobilenet-v1"]
+
+
+@pytest.fixture(scope="module")
+def own_model(tmp_path_factory, cache_dir):
+  """A model of one's own whose config names its Kaggle owner (V1 0.25/96,
+  3 classes: its TF2 SavedModel and Lite file), exported synthetic:
+  (config path, output directory)."""
+  from export.core import config
+  from export.sources import synthetic
+  tmp = tmp_path_factory.mktemp("kaggle_own_model")
+  path = write_config(
+      str(tmp / "dials"),
+      dict(name="dials", architecture="mobilenet_v1", multiplier=0.25,
+           size=96, classes=3, publisher="dial-works", calibration=0,
+           modules=("  - {kind: classification, format: saved_model_2}\n"
+                    "  - {kind: classification, format: lite}\n")))
+  with open(path, encoding="utf-8") as f:
+    text = f.read()
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(text.replace("  authors: The test suite\n",
+                         "  authors: The test suite\n"
+                         "  kaggle_owner: dial-works\n"))
+  cfg = config.load(path)
+  synthetic.write(cfg, os.path.join(os.path.dirname(path), "ckpt",
+                                    "model.ckpt"))
+  out = str(tmp / "out")
+  export(cfg, out, cache_dir)
+  return path, out
+
+
+def test_owner_moves_a_model_of_ones_own(own_model, service, tmp_path):
+  path, exported = own_model
+  out = _copy(exported, tmp_path / "out")
+  result = publish(out, tmp_path, "--owner=me", configs=[path])
+  assert result.returncode == 0, result.stderr
+  assert sorted(service.models) == ["me/dials-model"]
+  assert sorted(_published(service)) == [
+      "me/dials-model/tensorFlow2/025-96-classification/1",
+      "me/dials-model/tfLite/0-25-96/1"]
+  # Its texts point to where it is now, not to the config's owner.
+  for instance in service.instances.values():
+    texts = instance["overview"] + instance["usage"]
+    assert "dial-works/dials-model" not in texts
+  assert "me/dials-model/tensorFlow2/025-96-classification/1" in (
+      service.instances["me/dials-model/tensorFlow2/025-96-classification"]
+      ["usage"])
+
+
+def test_the_family_under_one_owner_gets_one_card_of_all_it_holds(
+    kaggle_exports, service, tmp_path):
+  """`--owner me` folds google/mobilenet-v1 (TF1, TF2, TF.js) and
+  tensorflow/mobilenet-v1 (Lite) into me/mobilenet-v1: its card describes
+  both."""
+  out = _copy(kaggle_exports, tmp_path / "out")
+  result = publish(out, tmp_path, "--owner=me", f"--only={V1_TF2_1}",
+                   f"--only={V1_LITE_1}")
+  assert result.returncode == 0, result.stderr
+  assert sorted(service.models) == ["me/mobilenet-v1"]
+  assert sorted(_published(service)) == [
+      "me/mobilenet-v1/tensorFlow2/050-160-classification/1",
+      "me/mobilenet-v1/tfLite/0-50-160/1"]
+  card = service.models["me/mobilenet-v1"]["description"]
+  prose = " ".join(card.split())
+  assert ("in the TF1 Hub format (`hub.Module`), as a TF2 SavedModel "
+          "(`hub.KerasLayer`), as a TF.js graph model and as an ONNX model "
+          "(ONNX Runtime; `model.onnx` with its label file).") in prose
+  assert ("hold the MobileNet V1 image classifiers converted to TensorFlow "
+          "Lite (float, and quantized to `uint8`") in prose
+  assert "This model holds" not in prose  # What a Lite-only card says.
+  assert ("the quantized variations (`-quantized`) hold the same "
+          "classifiers as `uint8` QDQ ONNX models") in prose
+  rows = [l for l in card.splitlines() if l.startswith("| `")]
+  assert ("| `050-160-classification` | 0.5 | 160x160 | logits of 1001 "
+          "classes | float | TF1 Hub format, TF2 SavedModel, TF.js, ONNX |"
+          ) in rows
+  assert ("| `0-50-160` | 0.5 | 160x160 | class probabilities | float | "
+          "TensorFlow Lite |") in rows
+  assert ("| `0-50-160-quantized` | 0.5 | 160x160 | class probabilities "
+          "(Lite), logits (ONNX); uint8 | quantization-aware | TensorFlow "
+          "Lite, ONNX |") in rows
+  # Every V1 variation of both: 16 sizes x 2 kinds, float and quantops;
+  # 16 Lite models, float and quantized, each with and without metadata;
+  # the quantized ONNX feature vector models (the rest share a slug).
+  assert len(rows) == 64 + 64 + 16
 
 
 def test_the_stand_in_answers_kagglehubs_own_upload_flow(

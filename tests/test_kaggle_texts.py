@@ -1,5 +1,7 @@
 """The texts of Kaggle pages: handles rewritten, cards split, notes."""
 
+import pytest
+
 from export.core import config
 from export.destinations import kaggle_layout
 from export.destinations import kaggle_plan
@@ -69,4 +71,35 @@ def test_a_models_card_lists_every_variation_of_the_family():
           "768-dim feature vector | quantization-aware | TF1 Hub format |"
           ) in rows
   assert ("| `100-224-classification` | 1.0 | 224x224 | logits of 1001 "
-          "classes | float | TF1 Hub format, TF2 SavedModel, TF.js |") in rows
+          "classes | float | TF1 Hub format, TF2 SavedModel, TF.js, ONNX |"
+          ) in rows
+
+
+def test_one_kaggle_model_never_holds_two_models(tmp_path):
+  """`--owner SLUG` folds the family's google/ and tensorflow/ models into
+  one, but not a model of one's own into the family's: one card describes
+  one model."""
+  from tests.test_custom_models import write_config
+  path = write_config(
+      str(tmp_path), dict(
+          name="dials", architecture="mobilenet_v1", multiplier=0.25,
+          size=96, classes=3, publisher="dial-works", calibration=0,
+          modules="  - {kind: classification, format: saved_model_2}\n"))
+  with open(path, encoding="utf-8") as f:
+    text = f.read()
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(text.replace("  authors: The test suite\n",
+                         "  authors: The test suite\n"
+                         "  kaggle_model: mobilenet-v1\n"))
+  own, family = config.load(path), [config.load("v1_025_128")]
+  apart = kaggle_plan.plan([own], "/nonexistent", family=family)
+  assert [m.handle for m in apart.models] == ["dial-works/mobilenet-v1"]
+  owners = kaggle_plan.parse_owners("me")
+  with pytest.raises(kaggle_plan.PlanError) as e:
+    kaggle_plan.plan([own], "/nonexistent", owners, family=family)
+  assert str(e.value) == (
+      f"{path} and {family[0].path} would both publish to Kaggle model "
+      "me/mobilenet-v1, whose card describes one model; give them different "
+      "owners (--owner publisher=SLUG,...) or model.kaggle_model")
+  folded = kaggle_plan.plan(family, "/nonexistent", owners, family=family)
+  assert [m.handle for m in folded.models] == ["me/mobilenet-v1"]

@@ -21,6 +21,7 @@ LAYERS = [
     ["export.sources", "export.nets", "export.cards", "export.publishing"],
     ["export.formats", "export.destinations"],
     ["export.pipeline"],
+    ["export.serving"],           # Serving and caching an output directory.
     ["export.cli"],
 ]
 # The command lines: on top of everything, imported by nothing.
@@ -28,7 +29,8 @@ LAYERS = [
 # export.cli.family).
 ENTRY_POINTS = {"export.one", "export.export_all",
                 "export.synthetic_checkpoint", "export.family", "export.kaggle",
-                "export.new_config", "export.verify",
+                "export.new_config", "export.verify", "export.serve",
+                "export.cache",
                 "export.cards.__main__"}
 
 

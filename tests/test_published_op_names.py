@@ -157,6 +157,31 @@ def test_published_ops_are_in_our_tfjs_model(built, file_name, evidence):
   assert group["paths"] == evidence["paths"]
 
 
+def test_output_node_literals_are_the_published_ones():
+  """output_nodes.json (the literals tests/test_tfjs.py expects, per
+  architecture and kind) gives each transcription's output node, lists
+  every transcription, and marks as a choice exactly the entries no
+  transcription shows."""
+  with open(os.path.join(EVIDENCE, "output_nodes.json"),
+            encoding="utf-8") as f:
+    entries = json.load(f)["output_nodes"]
+  assert sorted((e["architecture"], e["kind"]) for e in entries) == [
+      (a, k) for a in ("mobilenet_v1", "mobilenet_v2")
+      for k in ("classification", "feature_vector")]
+  listed = set()
+  for entry in entries:
+    for file_name in entry["shown_by"]:
+      with open(os.path.join(EVIDENCE, file_name), encoding="utf-8") as f:
+        evidence = json.load(f)
+      name, kind = evidence["handle"].split(" ")[0].split("/")[3:5]
+      assert (name.rsplit("_", 2)[0], kind) == (entry["architecture"],
+                                                entry["kind"]), file_name
+      assert evidence["graph_output_nodes"] == [entry["node"]], file_name
+      listed.add(file_name)
+    assert bool(entry.get("choice")) == (not entry["shown_by"]), entry
+  assert listed == {file_name for file_name, _ in _evidence()}
+
+
 def test_a_renamed_op_is_caught(built):
   """Had the exporter kept its old names (`scaled_images` for the scaling's
   subtraction, V2's adds as `Add_<i>` in the network's scope), the check

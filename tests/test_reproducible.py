@@ -64,7 +64,7 @@ def test_two_exports_in_other_processes_orders_and_jobs_are_byte_equal(
   assert set(first_sums) == set(second_sums)
   formats = {json.load(open(os.path.join(first, "manifest.json")))["modules"]
              [h]["format"] for h in first_sums}
-  assert formats == {"hub", "saved_model_2", "lite", "tfjs"}
+  assert formats == {"hub", "saved_model_2", "lite", "tfjs", "onnx"}
   differ = sorted(h for h in first_sums if first_sums[h] != second_sums[h])
   assert differ == []
   for handle in first_sums:

@@ -155,6 +155,55 @@ def test_rebuild_passes_untouched_and_names_a_tampered_file(signed,
       "rebuild" in result.stdout
 
 
+def test_rebuild_of_a_copy_outside_an_output_directory(signed, cache_dir,
+                                                      tmp_path):
+  """A downloaded copy carries neither its config nor its handle in its
+  files: --rebuild takes its module from the path (kagglehub's cache keeps
+  a version at `<cache>/models/<owner>/<model>/<framework>/<variation>/
+  <version>`, kagglehub 1.0.3 `cache._get_model_path`; a served file is
+  `<handle>.tflite`), or from --module."""
+  import json
+  out = signed[0]
+  with open(os.path.join(REPO, "tests/testdata/kaggle_layout/handles.json"),
+            encoding="utf-8") as f:
+    record = next(r for r in json.load(f)
+                  if r["tfhub_equivalent"] == MODULES["tf2"])
+  kaggle = "/".join(str(record[k]) for k in ("owner", "model", "framework",
+                                               "variation", "version"))
+  download = tmp_path / "kagglehub" / "models" / kaggle
+  shutil.copytree(os.path.join(out, MODULES["tf2"]), download)
+  served = tmp_path / "mirror" / (MODULES["lite"] + ".tflite")
+  served.parent.mkdir(parents=True)
+  shutil.copy(os.path.join(out, MODULES["lite"] + ".tflite"), served)
+  result = run_cli("verify", str(download), str(served), "--rebuild",
+                   "--synthetic", f"--cache_dir={cache_dir}")
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert result.stdout.splitlines() == [f"OK {download} (rebuild)",
+                                        f"OK {served} (rebuild)"]
+  # A Kaggle Lite download (`1.tflite`, `model.sig`) in a directory that
+  # names nothing: --module names it; a changed byte is found.
+  lite = tmp_path / "lite"
+  lite.mkdir()
+  shutil.copy(os.path.join(out, MODULES["lite"], "model.sig"), lite)
+  data = bytearray(open(os.path.join(out, MODULES["lite"], "model.tflite"),
+                        "rb").read())
+  data[len(data) // 2] ^= 1
+  (lite / "1.tflite").write_bytes(bytes(data))
+  result = run_cli("verify", str(lite), "--rebuild", "--synthetic",
+                   f"--cache_dir={cache_dir}", f"--module={MODULES['lite']}")
+  assert result.returncode == 1
+  assert result.stdout == f"{lite / '1.tflite'}: differs from the rebuild\n"
+  # Without --module: one line, before any rebuild.
+  result = run_cli("verify", str(download), str(lite), "--rebuild",
+                   "--synthetic", f"--cache_dir={cache_dir}")
+  assert result.returncode == 2 and result.stdout == ""
+  assert result.stderr.splitlines() == [
+      f"error: --rebuild: {lite} is not in an output directory with a "
+      "manifest.json, and its path names no module: pass --module HANDLE "
+      "(e.g. google/imagenet/mobilenet_v1_050_160/feature_vector/5, or its "
+      "Kaggle handle), with --config FILE for a model of one's own"]
+
+
 def test_missing_input_is_exit_2(tmp_path):
   result = run_cli("verify", str(tmp_path / "nothing"))
   assert result.returncode == 2

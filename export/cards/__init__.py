@@ -36,9 +36,13 @@ def _check_layout(cfg, module, facts):
   elif (layout == "tfjs") != module.is_tfjs:
     wrong = ("is for TF.js models" if layout == "tfjs" else
              "is not for TF.js models")
+  elif (layout == "onnx") != module.is_onnx:
+    wrong = ("is for ONNX models" if layout == "onnx" else
+             "is not for ONNX models")
   elif layout == "saved_model_2" and module.format != config_lib.FORMAT_SAVED_MODEL_2:
     wrong = "is for TF2 SavedModels"
-  elif layout not in ("saved_model_2", "lite", "tfjs") and not module.is_tf1_hub:
+  elif (layout not in ("saved_model_2", "lite", "tfjs", "onnx")
+        and not module.is_tf1_hub):
     wrong = "is for the TF1 Hub format"
   elif layout == "hub_legacy" and module.variable_input_size:
     wrong = "says the input size is fixed"

@@ -13,6 +13,7 @@ import urllib.parse
 
 from export.core import architecture as arch_lib
 from export.core import config as config_lib
+from export.core import kaggle_names
 from export.core import published
 from export.core import signatures
 
@@ -78,6 +79,70 @@ def lite_facts(cfg, module):
       input_std=f"{published.LITE_INPUT_STD:g}")
 
 
+def onnx_facts(cfg, module):
+  """The facts of an ONNX model's card (the family's and one's own): its
+  source, input (and for a quantized one, how pixels map to its uint8
+  input grid), outputs, and where it is."""
+  quantized = cfg.quantized or bool(module.quantization)
+  publisher, rest = module.handle.split("/", 1)
+  lite_handle = (published.deployment_handle(
+      module.parent, published.FORMAT_LITE, published.LITE_VARIANTS[0],
+      published.ONNX_VERSION) if quantized else "")
+  # A quantized Lite file's input (quantization-aware or post-training) is
+  # the published uint8 grid of [-1, 1]: pixel p (0..255) fed as p / 256 is
+  # exactly its input p.
+  grid = quantized
+  scale, zero_point = published.LITE_QUANTIZED_INPUT
+  low, high = (-1.0, 1.0) if quantized else cfg.input_range
+  return dict(
+      layout=default_layout(module),
+      handle=module.handle,
+      # The handle without its "onnx-model/" part.
+      onnx_title=f"{publisher}/{rest.split('/', 1)[1]}",
+      parent=module.parent,
+      local_path=f"{LOCAL_OUTPUT_DIR}/{module.handle}",
+      asset_path=module.handle + ".tar.gz",
+      quantized=quantized,
+      post_training=bool(module.quantization),
+      lite_handle=lite_handle,
+      grid=grid,
+      grid_scale=f"1/{round(1 / scale)}",
+      grid_zero_point=zero_point,
+      # Dividing pixels by this gives the model's [0, 1] input.
+      pixel_divisor=round(1 / scale) * 2 if grid else 255,
+      input_low=f"{low:g}",
+      input_high=f"{high:g}",
+      classification=module.kind == "classification",
+      size=cfg.input_size,
+      variable_size=module.variable_input_size,
+      num_classes=cfg.num_classes,
+      num_features=arch_lib.num_features(cfg.architecture,
+                                         cfg.depth_multiplier),
+      opset=published.ONNX_OPSET,
+      model_file=published.ONNX_MODEL_FILE,
+      labels_file=published.ONNX_LABELS_FILE,
+      network=published.FAMILIES[cfg.architecture].title,
+      depth_multiplier=f"{cfg.depth_multiplier:g}",
+      kaggle_onnx_handle=kaggle_names.onnx_handle(cfg, module),
+      license=(cfg.model.license if cfg.custom
+               else config_lib.DEFAULT_LICENSE))
+
+
+def family_onnx_facts(cfg, module):
+  """The facts of the card of one of the family's ONNX models."""
+  facts = onnx_facts(cfg, module)
+  family = published.FAMILIES[cfg.architecture]
+  facts.update(
+      parent_url=config_lib.HUB_URL + module.parent,
+      lite_url=(config_lib.HUB_URL + facts["lite_handle"]
+                if facts["lite_handle"] else ""),
+      checkpoint=checkpoint_path(cfg, family),
+      # Loaded from the export; `export.kaggle` publishes it (under the
+      # owner it is given) at `kaggle_onnx_handle`.
+      kaggle_handle="")
+  return facts
+
+
 def slim_name(cfg):
   """The TF-Slim model name as the cards give it (`mobilenet_v1_050`,
   `mobilenet_v1` at 1.0, `mobilenet_v1_v1_025` quantized, `mobilenet_v2`)."""
@@ -129,6 +194,8 @@ def module_facts(cfg, module):
     return lite_facts(cfg, module)
   if module.is_tfjs:
     return tfjs_facts(module)
+  if module.is_onnx:
+    return family_onnx_facts(cfg, module)
   family = published.FAMILIES[cfg.architecture]
   classification = module.kind == "classification"
   tf2 = module.format == config_lib.FORMAT_SAVED_MODEL_2
@@ -217,9 +284,34 @@ NETWORK_ARCHITECTURES = {"mobilenet_v1": "mobilenet-v1",
                          "mobilenet_v2": "mobilenet-v2"}
 
 
+# Where `python -m export.one` writes modules unless told otherwise (its
+# --output_dir default): the cards of a model not on Kaggle load it there.
+LOCAL_OUTPUT_DIR = "out"
+
+
 def custom_parent(module):
   """The handle of the placeholder a Lite file of one's own deploys."""
   return published.deployment_parent(module.handle)[0]
+
+
+def custom_location(cfg, module):
+  """(Kaggle handle, local path) a card of one's own loads `module` from:
+  the handle where `export.kaggle` publishes it if the config names a
+  Kaggle owner or model (else ""), and the path of the export (no
+  tfhub.dev: it takes no new models)."""
+  kaggle_handle = (kaggle_names.custom_handle(cfg, module)
+                   if cfg.model.on_kaggle else "")
+  return kaggle_handle, f"{LOCAL_OUTPUT_DIR}/{module.handle}"
+
+
+def custom_link(cfg, module, handle):
+  """Where a card of one's own links module `handle` of its config: its
+  Kaggle page, or its card in the docs tree, relative to `module`'s."""
+  if cfg.model.on_kaggle:
+    return kaggle_names.WEB_URL + kaggle_names.custom_handle(
+        cfg, cfg.module(handle))
+  return posixpath.relpath(published.docs_path(handle),
+                           posixpath.dirname(docs_path(module)))
 
 
 def custom_facts(cfg, module):
@@ -228,16 +320,25 @@ def custom_facts(cfg, module):
   classification = module.kind == "classification"
   quantized_lite = module.is_lite and (cfg.quantized or bool(
       module.quantization))
-  sibling_handle, sibling_url = sibling(cfg, module) if not (
-      module.is_lite or module.is_tfjs) else (None, None)
+  sibling_handle = sibling(cfg, module)[0] if not (
+      module.is_lite or module.is_tfjs or module.is_onnx) else None
   sibling_listed = any(m.handle == sibling_handle for m in cfg.modules)
   suffix = ".tflite" if module.is_lite else ".tar.gz"
-  return dict(
+  kaggle_handle, local_path = custom_location(cfg, module)
+  parent_listed = any(m.handle == module.parent for m in cfg.modules)
+  facts = dict(
       layout=default_layout(module),
       handle=module.handle,
-      url=module.url,
+      kaggle_handle=kaggle_handle,
+      local_path=local_path,
+      # What hub.Module, hub.KerasLayer and tf.loadGraphModel take.
+      url=(kaggle_names.WEB_URL + kaggle_handle if kaggle_handle
+           else local_path),
+      lite_file=(kaggle_names.lite_file(module) if module.is_lite and
+                 kaggle_handle else published.LITE_MODEL_FILE),
       parent=module.parent,
-      parent_url=config_lib.HUB_URL + module.parent,
+      parent_url=(custom_link(cfg, module, module.parent) if parent_listed
+                  else ""),
       asset_path=module.handle + suffix,
       title=info.title, dataset=info.dataset, dataset_tag=info.dataset_tag,
       description=info.description, authors=info.authors,
@@ -269,14 +370,21 @@ def custom_facts(cfg, module):
                                          cfg.depth_multiplier),
       labels_file=posixpath.basename(cfg.labels),
       sibling_handle=sibling_handle if sibling_listed else "",
-      sibling_url=sibling_url,
+      sibling_url=(custom_link(cfg, module, sibling_handle) if sibling_listed
+                   else ""),
       input_mean=f"{published.LITE_INPUT_MEAN:g}",
       input_std=f"{published.LITE_INPUT_STD:g}",
       version=module.handle.rsplit("/", 1)[1],
       # A deployment's title: its parent, variant and version (the handle
       # without its "<format>-model/" part).
       deployment_title=(f"{module.parent}/{module.variant}/"
-                        f"{module.handle.rsplit('/', 1)[1]}"))
+                        f"{module.handle.rsplit('/', 1)[1]}"),
+      # How inputs are scaled: [0, 1] -> what the network saw in training.
+      input_low=f"{cfg.input_range[0]:g}",
+      input_high=f"{cfg.input_range[1]:g}")
+  if module.is_onnx:
+    facts.update(onnx_facts(cfg, module))
+  return facts
 
 
 def custom_placeholder_facts(cfg, module):

@@ -70,27 +70,16 @@ def main(argv):
     print(f"error: {e}", file=sys.stderr)
     return cli.EXIT_USAGE
   root = flags.FLAGS.docs_dir
-  try:
-    if flags.FLAGS.check:
-      lines = list(diff(root, want, generated.compare(root, TOOL, want)))
-      if lines:
-        sys.stdout.writelines(lines)
-        if lines[-1] and not lines[-1].endswith("\n"):
-          print()
-        print(f"error: {root} is not what the configs generate; run "
-              f"`python -m {TOOL}` and commit the result.", file=sys.stderr)
-        return cli.EXIT_FAILURE
-      print(f"{root}: {len(want)} cards up to date")
-      return cli.EXIT_OK
-    done = generated.write(root, TOOL, want)
-  except generated.TreeError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return cli.EXIT_USAGE
-  print(f"{root}: {len(want)} cards, {done.written} written, "
-        f"{done.unchanged} unchanged; {done.removed} removed (no longer "
-        "generated)")
-  return cli.EXIT_OK
 
+  def report(problems):
+    lines = list(diff(root, want, problems))
+    sys.stdout.writelines(lines)
+    if lines[-1] and not lines[-1].endswith("\n"):
+      print()
+    print(f"error: {root} is not what the configs generate; run "
+          f"`python -m {TOOL}` and commit the result.", file=sys.stderr)
+  return cli.generate_tree(root, TOOL, want, "cards", flags.FLAGS.check,
+                           report)
 
 def run():
   define_flags()

@@ -8,6 +8,7 @@ and checkpoints they take, and their defaults.
 import dataclasses
 import json
 import os
+import sys
 
 from absl import flags
 
@@ -17,8 +18,6 @@ from export.publishing import manifest
 from export.publishing import signing
 from export.pipeline import exporter
 from export.pipeline import runner
-from export.sources import fetch
-from export.sources import source as source_lib
 
 FLAGS = flags.FLAGS
 
@@ -41,36 +40,22 @@ def define_flags(command):
   if command.many_configs:
     flags.DEFINE_list("configs", None,
                       "Config names to export (default: all in configs/).")
-    flags.DEFINE_string("checkpoint_dir", None,
-                        "Directory with one subdirectory of checkpoint per "
-                        "config name.")
   else:
     flags.DEFINE_string("config", None,
                         "Config file, or a file name in configs/ (e.g. "
                         "v1_050_160.yaml).")
-    flags.DEFINE_string("checkpoint", None,
-                        "Checkpoint prefix, directory holding one, or the "
-                        "published .tgz. Default: download the config's "
-                        "archive.")
     flags.DEFINE_multi_string("only", None,
                               "Export only the module with this handle "
                               "(repeatable).")
     flags.mark_flag_as_required("config")
+  common.define_source_flags(checkpoint=not command.many_configs,
+                             checkpoint_dir=command.many_configs)
   flags.DEFINE_string("output_dir", command.default_output_dir,
                       "Root directory of exported modules.")
   if command.default_output_dir is None:
     flags.mark_flag_as_required("output_dir")
-  flags.DEFINE_bool("synthetic", False,
-                    "Export from SYNTHETIC random checkpoints (offline demos "
-                    "and tests), not the published weights.")
   flags.DEFINE_bool("dry_run", False,
                     "Print one line per module (its handle first) and stop.")
-  flags.DEFINE_string("cache_dir", None,
-                      f"Download cache. Default: ${fetch.CACHE_ENV}, else a "
-                      "per-user cache directory.")
-  flags.DEFINE_bool("require_hashes", False,
-                    "Refuse to download archives whose sha256 the config "
-                    "does not pin.")
   flags.DEFINE_integer("jobs", command.default_jobs,
                        "Worker processes (default: one per core)."
                        if command.default_jobs is None else
@@ -100,28 +85,6 @@ def _plans(command):
   return [(cfg, exporter.plan(cfg, FLAGS.output_dir)) for cfg in configs]
 
 
-def _source(command):
-  given = "checkpoint_dir" if command.many_configs else "checkpoint"
-  if FLAGS.synthetic and FLAGS[given].value:
-    raise common.app.UsageError(f"--synthetic and --{given} exclude each "
-                                "other")
-  path = FLAGS[given].value
-  # A prefix names files `<prefix>.index` and `<prefix>.data-*`.
-  if path and not (os.path.exists(path) or os.path.exists(path + ".index")):
-    raise common.app.UsageError(
-        f"--{given}: no such file or directory: {path} (expected "
-        + ("a directory with one subdirectory of checkpoint per config)"
-           if command.many_configs else
-           "a checkpoint prefix, a directory holding one, or the published "
-           ".tgz)"))
-  return source_lib.Source(
-      synthetic=FLAGS.synthetic,
-      checkpoint=None if command.many_configs else FLAGS.checkpoint,
-      checkpoint_dir=FLAGS.checkpoint_dir if command.many_configs else None,
-      cache_dir=FLAGS.cache_dir or fetch.default_cache_dir(),
-      require_hashes=FLAGS.require_hashes)
-
-
 def _signer():
   """The Signer of the --sign_* flags, or None."""
   if not FLAGS.sign_key:
@@ -137,12 +100,18 @@ def _signer():
     if not os.path.isfile(path):
       raise common.app.UsageError(f"--sign_certificate_chain: no such file: "
                                   f"{path}")
-  return signing.Signer(key=FLAGS.sign_key,
-                        certificate=FLAGS.sign_certificate,
-                        certificate_chain=tuple(FLAGS.sign_certificate_chain))
+  signer = signing.Signer(
+      key=FLAGS.sign_key, certificate=FLAGS.sign_certificate,
+      certificate_chain=tuple(FLAGS.sign_certificate_chain))
+  try:  # Here, not when every module fails signing.
+    signer.check()
+  except signing.SigningError as e:
+    raise common.app.UsageError(f"--sign_{e.field}: {e}") from None
+  return signer
 
 
 def _write_json(path, data):
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = f"{path}.tmp-{os.getpid()}"
   with open(tmp, "w", encoding="utf-8") as f:
     json.dump(data, f, indent=1)
@@ -156,7 +125,7 @@ def main(command, argv):
   # Under `bazel run`, relative paths mean the user's working directory.
   os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()))
   plans = _plans(command)  # A bad config is said first.
-  source = _source(command)
+  source = common.source_from_flags()
   signer = _signer()
   if FLAGS.dry_run:
     for cfg, planned in plans:
@@ -165,6 +134,11 @@ def main(command, argv):
               f"{exporter.describe(cfg, p.module)}; "
               f"from {source.describe(cfg)}")
     return common.EXIT_OK
+  # Before any work: where it would end up.
+  common.check_writable("output_dir", FLAGS.output_dir)
+  if FLAGS.summary_json:
+    common.check_writable("summary_json", FLAGS.summary_json,
+                          directory=False)
   manifest.load(FLAGS.output_dir)  # A foreign one stops us before anything.
   if FLAGS.synthetic:
     print("NOTE: exporting from SYNTHETIC checkpoints: random weights, not "
@@ -173,9 +147,15 @@ def main(command, argv):
   print(f"{total} modules of {len(plans)} configs, "
         f"{FLAGS.jobs or os.cpu_count()} workers, into {FLAGS.output_dir}",
         flush=True)
-  results = runner.run(plans, source, FLAGS.output_dir, jobs=FLAGS.jobs,
-                       keep_going=FLAGS.keep_going, force=FLAGS.force,
-                       signer=signer)
+  try:
+    results = runner.run(plans, source, FLAGS.output_dir, jobs=FLAGS.jobs,
+                         keep_going=FLAGS.keep_going, force=FLAGS.force,
+                         signer=signer)
+  except runner.Interrupted as e:  # Ctrl-C: what is done, what is left.
+    if FLAGS.summary_json:
+      _write_json(FLAGS.summary_json, runner.summary_data(e.results))
+    print(runner.interrupted_summary(e.results), file=sys.stderr)
+    return common.EXIT_INTERRUPTED
   if FLAGS.summary_json:
     _write_json(FLAGS.summary_json, runner.summary_data(results))
   return common.report(results)

@@ -13,7 +13,6 @@ from absl import flags
 from export.cli import common as cli
 from export.core import config as config_lib
 from export.core import family
-from export.publishing import generated
 
 TOOL = "export.family"
 
@@ -25,36 +24,18 @@ def define_flags():
                     "up to date; exit 1 (listing the files) if not.")
 
 
-def differences(configs_dir):
-  """[(file name, problem)] that a write would change in `configs_dir`."""
-  return generated.compare(configs_dir, TOOL, family.configs())
-
-
 def main(argv):
   if len(argv) > 1:
     raise cli.app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   directory = flags.FLAGS.configs_dir
-  want = family.configs()
-  try:
-    if flags.FLAGS.check:
-      problems = differences(directory)
-      if problems:
-        print(f"{directory}: not what `python -m export.family` generates "
-              "(run it and commit the result): " +
-              ", ".join(f"{name} ({problem})" for name, problem in problems),
-              file=sys.stderr)
-        return cli.EXIT_FAILURE
-      print(f"{directory}: {len(want)} configs up to date")
-      return cli.EXIT_OK
-    done = generated.write(directory, TOOL, want)
-  except generated.TreeError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return cli.EXIT_USAGE
-  print(f"{directory}: {len(want)} configs, {done.written} written, "
-        f"{done.unchanged} unchanged; {done.removed} removed (no longer "
-        "generated)")
-  return cli.EXIT_OK
 
+  def report(problems):
+    print(f"{directory}: not what `python -m {TOOL}` generates (run it and "
+          "commit the result): " +
+          ", ".join(f"{name} ({problem})" for name, problem in problems),
+          file=sys.stderr)
+  return cli.generate_tree(directory, TOOL, family.configs(), "configs",
+                           flags.FLAGS.check, report)
 
 def run():
   define_flags()

@@ -6,7 +6,9 @@ them (--dry_run), writes them as the kaggle CLI's folders (--staging_dir)
 or publishes them (destinations.kaggle_publish). It exports nothing.
 
 Exit status 0 when everything planned is on Kaggle; 2 for bad usage, no
-credentials or refused ones (nothing sent); 1 for anything else, naming the
+credentials or refused ones (nothing sent), or an owner the credentials may
+not publish under found before the run created anything; 1 for anything
+else (such an owner found after it created something included), naming the
 version.
 """
 
@@ -31,9 +33,11 @@ def define_flags():
                       "what it holds).")
   flags.mark_flag_as_required("output_dir")
   flags.DEFINE_string("owner", None,
-                      "Kaggle owner slug of every model, or publisher=SLUG,... "
-                      "(e.g. google=me,tensorflow=me). Default: the handles' "
-                      "publishers (google, tensorflow).")
+                      "Kaggle owner slug of every model (the family's and "
+                      "those of one's own), or publisher=SLUG,... (e.g. "
+                      "google=me,tensorflow=me). Default: the handles' "
+                      "publishers (google, tensorflow), a config's "
+                      "model.kaggle_owner.")
   flags.DEFINE_list("configs", None,
                     "Config names to publish (default: all in configs/).")
   flags.DEFINE_multi_string("only", None,
@@ -54,6 +58,11 @@ def define_flags():
   flags.DEFINE_float("retry_wait", kaggle_service.RETRY_WAIT_SECONDS,
                      "Seconds before the first retry (doubled each time).",
                      lower_bound=0)
+  flags.DEFINE_float("processing_wait", kaggle_publish.PROCESSING_WAIT_SECONDS,
+                     "Seconds to wait for Kaggle to show a version created "
+                     "without a reply (or by an earlier run) before deeming "
+                     "it not made; Kaggle shows a version once it has "
+                     "processed its files.", lower_bound=0)
 
 
 def _dry_run(the_plan, output_dir):
@@ -109,11 +118,15 @@ def main(argv):
       return common.EXIT_OK
     publisher = kaggle_publish.Publisher(
         the_plan, output_dir, report=lambda line: print(line, flush=True),
-        options=kaggle_publish.Options(FLAGS.retries, FLAGS.retry_wait))
+        options=kaggle_publish.Options(FLAGS.retries, FLAGS.retry_wait,
+                                       FLAGS.processing_wait))
     counts = publisher.run()
   except kaggle_service.CredentialsError as e:
     print(f"error: {e}", file=sys.stderr)
     return common.EXIT_USAGE
+  except kaggle_publish.OwnerRefused as e:
+    print(f"error: {e}", file=sys.stderr)
+    return common.EXIT_FAILURE if e.changed else common.EXIT_USAGE
   except (kaggle_plan.PlanError, kaggle_publish.PublishError,
           kaggle_service.ServiceError) as e:
     print(f"error: {e}", file=sys.stderr)

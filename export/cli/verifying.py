@@ -13,10 +13,17 @@ its manifest lists. For each:
 * `--rebuild`: the module is exported again from its config and checkpoint
   (`--synthetic`, `--checkpoint`, `--checkpoint_dir`, else the download)
   into a temporary directory and compared file by file (not `model.sig`,
-  whose ECDSA signature differs each time).
+  whose ECDSA signature differs each time). In an output directory, the
+  manifest names the module and its config; a copy elsewhere carries
+  neither in its files, so its module is `--module` (its handle or Kaggle
+  handle), else the handle its path ends with (`<handle>.tar.gz`, or
+  kagglehub's `.../models/<Kaggle handle>`), looked up in configs/ or
+  `--config`.
 
 Exit 0 when everything holds; 1 with one line per differing file or
-failed check; 2 for a missing or unreadable input.
+failed check; 2 for a missing or unreadable input, or a key, certificate
+chain or module that cannot be used (one line naming the flag), all found
+before any check runs.
 """
 
 import os
@@ -29,6 +36,7 @@ from absl import flags
 from export.cli import common
 from export.core import config as config_lib
 from export.publishing import manifest
+from export.publishing import module_check
 from export.publishing import package
 from export.publishing import signing
 
@@ -49,13 +57,16 @@ def define_flags():
   flags.DEFINE_string("issuer", None, "Sigstore keyless: the OIDC issuer.")
   flags.DEFINE_bool("rebuild", False,
                     "Export each module again and compare the bytes.")
-  flags.DEFINE_bool("synthetic", False,
-                    "--rebuild from SYNTHETIC checkpoints (tests, demos).")
-  flags.DEFINE_string("checkpoint", None,
-                      "--rebuild from this checkpoint (one config).")
-  flags.DEFINE_string("checkpoint_dir", None,
-                      "--rebuild from <checkpoint_dir>/<config name>/.")
-  flags.DEFINE_string("cache_dir", None, "Download cache for --rebuild.")
+  flags.DEFINE_string("module", None,
+                      "--rebuild of a copy outside an output directory: "
+                      "the module's handle (e.g. google/imagenet/"
+                      "mobilenet_v1_050_160/feature_vector/5) or Kaggle "
+                      "handle. Default: the handle its path ends with.")
+  flags.DEFINE_string("config", None,
+                      "With --module: the config file it is of (a model of "
+                      "one's own). Default: the configs in configs/.")
+  common.define_source_flags(checkpoint=True, checkpoint_dir=True,
+                             use="--rebuild")
 
 
 def _find_output_dir(path):
@@ -79,25 +90,7 @@ def _find_output_dir(path):
 
 def manifest_problems(output_dir, entry):
   """What differs between a module and its manifest entry."""
-  archive = os.path.join(output_dir, entry.archive)
-  module_dir = os.path.join(output_dir, entry.handle)
-  for path in (archive, module_dir):
-    if not os.path.exists(path):
-      return [f"{path}: missing"]
-  problems = []
-  if package.file_sha256(archive) != entry.sha256:
-    problems.append(f"{archive}: sha256 differs from the manifest's")
-  recorded = package.served_hashes(archive, entry.format, entry.sha256)
-  allowed = ((signing.SIGNATURE_FILE,) if entry.format in package.SERVED_FILES
-             else ())
-  changed, _ = package.differing_files(module_dir, recorded, allowed)
-  problems += [f"{os.path.join(module_dir, name)}: differs from the "
-               "manifest's archive" if name in recorded and
-               os.path.exists(os.path.join(module_dir, name)) else
-               f"{os.path.join(module_dir, name)}: "
-               f"{'missing' if name in recorded else 'not in the archive'}"
-               for name in changed]
-  return problems
+  return list(module_check.check(output_dir, entry).problems)
 
 
 def _signature_problems(path):
@@ -108,32 +101,92 @@ def _signature_problems(path):
                         identity=FLAGS.identity, issuer=FLAGS.issuer)
 
 
-def _rebuild_problems(output_dir, entry):
-  """Files of the module that an export from its config and checkpoint
-  makes otherwise."""
+def _kaggle_handles(cfg, module):
+  """The Kaggle handles the module may be published under: the layout's,
+  and without its owner (`export.kaggle --owner` moves it)."""
+  from export.destinations import kaggle_layout  # pylint: disable=g-import-not-at-top
+  located = kaggle_layout.locate(cfg, module)
+  if located is None:
+    return ()
+  return located.handle, located.handle.split("/", 1)[1]
+
+
+def _named_module(path):
+  """(config, module) of a copy outside an output directory: `--module`,
+  else the handle or Kaggle handle its path ends with.
+
+  Raises:
+    app.UsageError: no module, or more than one, fits.
+  """
+  configs = ([config_lib.load(FLAGS.config)] if FLAGS.config else
+             config_lib.load_all())
+  names = [FLAGS.module.strip("/")] if FLAGS.module else []
+  if not names:  # The path's tail: `.../<handle>[.tar.gz|.tflite]`.
+    parts = os.path.abspath(path).split(os.sep)
+    for suffix in (package.ARCHIVE_SUFFIX,
+                   *(s for _, s in package.SERVED_FILES.values())):
+      if parts[-1].endswith(suffix):
+        parts[-1] = parts[-1][:-len(suffix)]
+    names = ["/".join(parts[i:]) for i in range(len(parts))]
+  found = {}
+  for cfg in configs:
+    for module in cfg.modules:
+      if {module.handle, *_kaggle_handles(cfg, module)} & set(names):
+        found[module.handle] = (cfg, module)
+  if len(found) == 1:
+    return next(iter(found.values()))
+  where = (f"--config {FLAGS.config}" if FLAGS.config else
+           config_lib.CONFIGS_DIR)
+  if found:
+    raise common.app.UsageError(
+        f"--rebuild: {path}: {FLAGS.module or 'its path'} fits several "
+        f"modules ({', '.join(sorted(found))}); pass --module with one")
+  if FLAGS.module:
+    raise common.app.UsageError(
+        f"--module: {FLAGS.module} is no module of {where}; expected a "
+        "module handle or Kaggle handle of it (pass --config FILE for a "
+        "model of one's own)")
+  raise common.app.UsageError(
+      f"--rebuild: {path} is not in an output directory with a "
+      "manifest.json, and its path names no module: pass --module HANDLE "
+      "(e.g. google/imagenet/mobilenet_v1_050_160/feature_vector/5, or its "
+      "Kaggle handle), with --config FILE for a model of one's own")
+
+
+def _module_files(module_dir, fmt):
+  """{name in the module: (path, sha256)} of a copy's files, without its
+  signature; a Lite copy's one `.tflite` file (Kaggle names it
+  `<version>.tflite`) is the module's `model.tflite`."""
+  files = {n: p for n, p in package.walk(module_dir).items()
+           if n != signing.SIGNATURE_FILE}
+  if fmt in package.SERVED_FILES and len(files) == 1:
+    files = {package.SERVED_FILES[fmt][0]: next(iter(files.values()))}
+  return {n: (p, package.file_sha256(p)) for n, p in files.items()}
+
+
+def _rebuild_problems(cfg, module, have):
+  """Files of a module (`have`, as `_module_files` gives them) that an
+  export from its config and checkpoint makes otherwise."""
   with common.native_stderr_silenced():  # TensorFlow's C++ start-up lines.
     from export.pipeline import runner  # pylint: disable=g-import-not-at-top
     import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
-  from export.sources import fetch  # pylint: disable=g-import-not-at-top
-  from export.sources import source as source_lib  # pylint: disable=g-import-not-at-top
-  cfg = config_lib.load(entry.config)
-  module_dir = os.path.join(output_dir, entry.handle)
   with tempfile.TemporaryDirectory(prefix="verify-rebuild-") as tmp:
-    results = runner.export_config(
-        cfg, source_lib.Source(
-            synthetic=FLAGS.synthetic, checkpoint=FLAGS.checkpoint,
-            checkpoint_dir=FLAGS.checkpoint_dir,
-            cache_dir=FLAGS.cache_dir or fetch.default_cache_dir()),
-        tmp, only=[entry.handle])
+    results = runner.export_config(cfg, common.source_from_flags(), tmp,
+                                   only=[module.handle])
     if results[0].status != runner.EXPORTED:
-      return [f"{entry.handle}: rebuild failed: {results[0].error}"]
-    rebuilt = {n: package.file_sha256(p)
-               for n, p in package.walk(os.path.join(tmp, entry.handle))
-               .items()}
-  changed, _ = package.differing_files(module_dir, rebuilt,
-                                       (signing.SIGNATURE_FILE,))
-  return [f"{os.path.join(module_dir, name)}: differs from the rebuild"
-          for name in changed]
+      return [f"{module.handle}: rebuild failed: {results[0].error}"]
+    rebuilt = {n: sha for n, (_, sha) in _module_files(
+        os.path.join(tmp, module.handle), module.format).items()}
+  problems = []
+  for name in sorted(set(have) | set(rebuilt)):
+    shown = have[name][0] if name in have else name
+    if name not in have:
+      problems.append(f"{shown}: missing (the rebuild has it)")
+    elif name not in rebuilt:
+      problems.append(f"{shown}: not in the rebuild")
+    elif have[name][1] != rebuilt[name]:
+      problems.append(f"{shown}: differs from the rebuild")
+  return problems
 
 
 def _extracted(archive, tmp):
@@ -160,12 +213,19 @@ def check(path):
     if FLAGS.public_key or FLAGS.certificate_chain or FLAGS.identity:
       problems += _signature_problems(module_dir)
       checked.append("signature")
-  if FLAGS.rebuild:
-    if not entry:
-      problems.append(f"{path}: --rebuild needs the module's output "
-                      "directory (its manifest names the config)")
-    else:
-      problems += _rebuild_problems(output_dir, entry)
+    if FLAGS.rebuild:
+      if entry:
+        cfg = config_lib.load(entry.config)
+        module = next(m for m in cfg.modules if m.handle == entry.handle)
+        have = _module_files(os.path.join(output_dir, handle), module.format)
+      else:
+        cfg, module = _named_module(path)
+        have = ({package.SERVED_FILES[module.format][0]:
+                 (path, package.file_sha256(path))}
+                if os.path.isfile(path) and
+                not path.endswith(package.ARCHIVE_SUFFIX) else
+                _module_files(module_dir, module.format))
+      problems += _rebuild_problems(cfg, module, have)
       checked.append("rebuild")
   if not checked:
     problems.append(f"{path}: nothing to check: not in an output directory "
@@ -191,9 +251,24 @@ def main(argv):
       raise common.app.UsageError(f"no such file or directory: {path}")
   if FLAGS.identity and not FLAGS.issuer:
     raise common.app.UsageError("--identity needs --issuer")
-  if FLAGS.public_key and not os.path.isfile(FLAGS.public_key):
-    raise common.app.UsageError(f"--public_key: no such file: "
-                                f"{FLAGS.public_key}")
+  # Keys and certificates before any work, each with what it must be.
+  try:
+    if FLAGS.public_key:
+      signing.check_public_key(FLAGS.public_key)
+  except signing.SigningError as e:
+    raise common.app.UsageError(f"--public_key: {e}") from None
+  try:
+    for chain in FLAGS.certificate_chain:
+      signing.check_certificates(chain)
+  except signing.SigningError as e:
+    raise common.app.UsageError(f"--certificate_chain: {e}") from None
+  if (FLAGS.module or FLAGS.config) and not FLAGS.rebuild:
+    raise common.app.UsageError("--module and --config are for --rebuild")
+  if FLAGS.rebuild:
+    common.source_from_flags()  # Its flags' mistakes.
+    for path in paths:  # Which module each is, before rebuilding any.
+      if _find_output_dir(path)[0] is None:
+        _named_module(path)
   failed = 0
   for path in paths:
     try:

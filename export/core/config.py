@@ -44,6 +44,7 @@ FORMAT_HUB = published.FORMAT_HUB
 FORMAT_SAVED_MODEL_2 = published.FORMAT_SAVED_MODEL_2
 FORMAT_LITE = published.FORMAT_LITE
 FORMAT_TFJS = published.FORMAT_TFJS
+FORMAT_ONNX = published.FORMAT_ONNX
 FORMATS = published.FORMATS
 KINDS = published.KINDS
 FAMILIES = published.FAMILIES
@@ -100,6 +101,9 @@ class ModelInfo:
   citation: str = None
   kaggle_owner: str = None
   kaggle_model: str = None
+  # The config names kaggle_owner or kaggle_model: the model is published on
+  # Kaggle, and its cards load it from there (else from the export).
+  on_kaggle: bool = False
   card_template: str = None  # A template file of one's own, or None.
   dataset_tag: str = None    # Its tfhub.dev `dataset` id (cards' metadata).
 
@@ -110,7 +114,7 @@ class ModelInfo:
 CARD_LAYOUTS = tuple(dict.fromkeys(
     [v.card_layout for v in published.VERSIONS.values()] +
     [v.card_layout for v in published.LITE_VERSIONS.values()] +
-    [published.TFJS_CARD_LAYOUT, "test_bucket"] +
+    [published.TFJS_CARD_LAYOUT, published.ONNX_CARD_LAYOUT, "test_bucket"] +
     list(published.CUSTOM_CARD_LAYOUTS.values())))
 HUB_URL = "https://tfhub.dev/"
 
@@ -169,6 +173,10 @@ class Module:
     return self.format == FORMAT_TFJS
 
   @property
+  def is_onnx(self):
+    return self.format == FORMAT_ONNX
+
+  @property
   def parent(self):
     """The handle of the model a Lite file or TF.js model deploys (e.g.
     tensorflow/mobilenet_v1_0.50_160/1); the module's own handle otherwise."""
@@ -207,6 +215,11 @@ class VariantConfig:
   # the images calibrating its post-training quantized Lite files.
   model: ModelInfo = None
   calibration: str = None
+  # (low, high): what the network saw of images in [0, 1] in training, which
+  # the modules (taking [0, 1]) and Lite files map their input to. Slim's and
+  # TF Hub's [-1, 1] unless a model of one's own says otherwise (a Keras
+  # model's own input scaling: export.new_config writes it).
+  input_range: tuple = (-1.0, 1.0)
 
   @property
   def custom(self):
@@ -380,6 +393,10 @@ def parse(path, data):
       kind, version, variant, handle = _tfjs_module(
           path, m, where, publisher, architecture, depth_multiplier,
           input_size, quantized)
+    elif fmt == FORMAT_ONNX:
+      kind, version, variant, handle = _onnx_module(
+          path, m, where, publisher, architecture, depth_multiplier,
+          input_size, quantized, lite)
     else:
       kind = m.one_of("kind", (str,), KINDS)
       version = m.one_of("version", (int,), versions)
@@ -476,13 +493,40 @@ def _tfjs_module(path, m, where, publisher, architecture, depth_multiplier,
   return kind, version, variant, handle
 
 
+def _onnx_module(path, m, where, publisher, architecture, depth_multiplier,
+                 input_size, quantized, has_lite):
+  """(kind, version, variant, handle) of an ONNX model's config entry:
+  float, of the TF2 version whose outputs it has; quantized (uint8 QDQ), of
+  the config's quantized Lite file, in a variant named by its kind."""
+  versions = published.onnx_versions(FAMILIES[architecture], quantized,
+                                     has_lite)
+  if not versions:
+    raise ConfigError(path, f"{where}format", FORMAT_ONNX,
+                      "the ONNX models of a quantization-aware config are "
+                      "converted from its quantized Lite file, and "
+                      f"{architecture} {depth_multiplier:g}/{input_size} "
+                      "was not published as one")
+  kind = m.one_of("kind", (str,), KINDS)
+  version = m.one_of("version", (int,), versions)
+  default_variant = kind if quantized else published.ONNX_VARIANT
+  variant = m.one_of("variant", (str,), (default_variant,), default_variant)
+  handle = m.get("handle", (str,)) or published.default_onnx_handle(
+      publisher, architecture, depth_multiplier, input_size, quantized, kind,
+      version)
+  ending = (f"{version}/{variant}/{published.ONNX_VERSION}" if quantized
+            else f"{kind}/{version}/{variant}/{published.ONNX_VERSION}")
+  _check_deployment_handle(path, where, handle, FORMAT_ONNX, ending,
+                           _LITE_HANDLE_PART if quantized else _HANDLE_PART)
+  return kind, version, variant, handle
+
+
 # --- Models of one's own (`family: custom`) ------------------------------------
 
 _CUSTOM_TOP_KEYS = {"family": True, "architecture": True,
                     "depth_multiplier": True, "input_size": True,
                     "quantized": False, "num_classes": True, "labels": True,
                     "model": True, "checkpoint": True, "calibration": False,
-                    "modules": True}
+                    "modules": True, "input_range": False}
 _MODEL_KEYS = {"publisher": True, "name": True, "title": True,
                "dataset": True, "dataset_tag": False,
                "description": True, "license": False,
@@ -552,7 +596,10 @@ def _model_info(path, top):
       description=m.get("description", (str,)).strip(),
       license=license_name, dataset_tag=dataset_tag,
       authors=m.get("authors", (str,)), citation=m.get("citation", (str,)),
-      kaggle_owner=owner, kaggle_model=slug, card_template=template)
+      kaggle_owner=owner, kaggle_model=slug,
+      on_kaggle=any(m.mapping.get(k) is not None
+                    for k in ("kaggle_owner", "kaggle_model")),
+      card_template=template)
 
 
 def _custom_checkpoint(path, top):
@@ -562,7 +609,8 @@ def _custom_checkpoint(path, top):
   if (local is None) == (url is None):
     raise ConfigError(path, "checkpoint", top.mapping["checkpoint"],
                       "expected exactly one of path (a checkpoint prefix, "
-                      "a directory holding one, or a .tgz) and url")
+                      "a directory holding one, a .tgz, or a Keras .keras "
+                      "or .h5 model file) and url")
   sha256, prefix = c.get("sha256", (str,)), c.get("prefix", (str,))
   if url is not None:
     _validate_url(path, "checkpoint.url", url)
@@ -599,11 +647,12 @@ def _custom_module(path, entry, where, info, quantized, size_policy):
     raise ConfigError(path, f"{where}variant", entry["variant"],
                       f"only {FORMAT_LITE} modules have variants")
   quantization = m.get("quantization", (str,))
-  if quantization is not None and (fmt != FORMAT_LITE or quantized
+  if quantization is not None and (fmt not in (FORMAT_LITE, FORMAT_ONNX)
+                                   or quantized
                                    or quantization != published.POST_TRAINING):
     raise ConfigError(path, f"{where}quantization", quantization,
-                      f"only lite modules of a float checkpoint take "
-                      f"quantization: {published.POST_TRAINING}")
+                      f"only lite and onnx modules of a float checkpoint "
+                      f"take quantization: {published.POST_TRAINING}")
   base = f"{info.publisher}/{info.name}"
   if fmt == FORMAT_LITE:
     name = info.name + ("_quantized" if quantized or quantization else "")
@@ -615,6 +664,18 @@ def _custom_module(path, entry, where, info, quantized, size_policy):
                                          published.TFJS_VARIANT,
                                          published.TFJS_VERSION)
     variant = published.TFJS_VARIANT
+  elif fmt == FORMAT_ONNX and (quantized or quantization):
+    # Converted from the quantized Lite file: a deployment of its model.
+    version = published.CUSTOM_SEMANTICS[FORMAT_LITE]
+    variant = kind
+    handle = published.deployment_handle(
+        f"{info.publisher}/{info.name}_quantized/{version}", fmt, variant,
+        published.ONNX_VERSION)
+  elif fmt == FORMAT_ONNX:  # A deployment of the TF2 SavedModel.
+    version = published.CUSTOM_HANDLE_VERSIONS[FORMAT_SAVED_MODEL_2]
+    variant = published.ONNX_VARIANT
+    handle = published.deployment_handle(f"{base}/{kind}/{version}", fmt,
+                                         variant, published.ONNX_VERSION)
   else:
     version = published.CUSTOM_HANDLE_VERSIONS[fmt]
     handle = f"{base}/{kind}/{version}"
@@ -675,8 +736,8 @@ def _parse_custom(path, data):
   if any(m.quantization for m in modules):
     if calibration is None:
       raise ConfigError(path, "calibration", None,
-                        "post-training quantized lite modules need a "
-                        "directory of representative images")
+                        "post-training quantized lite and onnx modules need "
+                        "a directory of representative images")
     calibration = _relative(path, calibration)
     if not calibration_images(calibration):
       raise ConfigError(path, "calibration", calibration,
@@ -684,13 +745,35 @@ def _parse_custom(path, data):
                         f"({', '.join(IMAGE_EXTENSIONS)})")
   elif calibration is not None:
     calibration = _relative(path, calibration)
+  input_range = _input_range(path, top, quantized)
   return VariantConfig(
       path=path, name=os.path.splitext(os.path.basename(path))[0],
       architecture=architecture_name, depth_multiplier=depth_multiplier,
       input_size=input_size, quantized=quantized, checkpoint=checkpoint,
       modules=tuple(modules), publisher=info.publisher,
       num_classes=num_classes, labels=labels, model=info,
-      calibration=calibration)
+      calibration=calibration, input_range=input_range)
+
+
+DEFAULT_INPUT_RANGE = VariantConfig.input_range
+
+
+def _input_range(path, top, quantized):
+  """(low, high) of `input_range`: two numbers, low below high."""
+  value = top.get("input_range", (list,), list(DEFAULT_INPUT_RANGE))
+  if len(value) != 2 or not all(
+      isinstance(v, (int, float)) and not isinstance(v, bool)
+      for v in value) or not value[0] < value[1]:
+    raise ConfigError(path, "input_range", value,
+                      "expected [low, high], two numbers with low < high: "
+                      "what the network saw of images in [0, 1] (e.g. "
+                      "[-1, 1], or [0, 1] after Keras' Rescaling(1/255))")
+  value = (float(value[0]), float(value[1]))
+  if quantized and value != DEFAULT_INPUT_RANGE:
+    raise ConfigError(path, "input_range", list(value),
+                      "a quantization-aware checkpoint takes [-1, 1] (its "
+                      "input is fake-quantized there)")
+  return value
 
 
 def resolve_path(name_or_path):
@@ -724,7 +807,33 @@ def load(name_or_path):
   return parse(path, data)
 
 
+def config_names(configs_dir=CONFIGS_DIR):
+  """The *.yaml file names in `configs_dir`, sorted.
+
+  Raises:
+    ConfigError: naming the directory, if it is missing, not a directory,
+      unreadable, or holds no config.
+  """
+  expected = ("expected a configs directory: variant configs, one *.yaml "
+              f"file each (as in {CONFIGS_DIR})")
+  try:
+    names = sorted(n for n in os.listdir(configs_dir) if n.endswith(".yaml"))
+  except FileNotFoundError:
+    problem = "no such directory"
+  except NotADirectoryError:
+    problem = "not a directory"
+  except OSError as e:
+    problem = f"cannot read it ({e.strerror})"
+  else:
+    if names:
+      return names
+    problem = "holds no config (*.yaml)"
+  raise ConfigError(configs_dir, "<directory>", problem, expected,
+                    message=f"{configs_dir}: {problem}; {expected}")
+
+
 def load_all(configs_dir=CONFIGS_DIR):
-  """Loads every *.yaml in `configs_dir`, sorted by file name."""
-  names = sorted(n for n in os.listdir(configs_dir) if n.endswith(".yaml"))
-  return [load(os.path.join(configs_dir, n)) for n in names]
+  """Loads every *.yaml in `configs_dir`, sorted by file name; a missing
+  or empty directory raises ConfigError (`config_names`)."""
+  return [load(os.path.join(configs_dir, n))
+          for n in config_names(configs_dir)]

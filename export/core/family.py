@@ -2,7 +2,9 @@
 
 Every variant published on TF Hub gets one config in configs/: each
 architecture of `published.FAMILIES` at each of its depth multipliers and
-input sizes that has a checkpoint, float, and quantized where it was. The configs are generated from this table (plus the few facts no
+input sizes that has a checkpoint, float, and quantized where it was,
+listing its published modules and its ONNX models (which only this
+toolchain makes). The configs are generated from this table (plus the few facts no
 rule predicts, listed below), never typed one by one:
 
   python -m export.family            # (re)write configs/*.yaml
@@ -101,13 +103,20 @@ def config_text(name, architecture, dm, size, quantized):
     for version in published.tfjs_versions(family, quantized):
       lines.append(f"  - {{kind: {kind}, version: {version}, "
                    f"format: {published.FORMAT_TFJS}}}")
-  if (dm, size) in family.lite_variants and (family.lite_quantized
-                                             or not quantized):
+  lite = (dm, size) in family.lite_variants and (family.lite_quantized
+                                                 or not quantized)
+  if lite:
     for version in sorted(published.LITE_VERSIONS):
       for variant in published.LITE_VARIANTS:
         lines.append(f"  - {{kind: classification, version: {version}, "
                      f"format: {published.FORMAT_LITE}, "
                      f"variant: {variant}}}")
+  # ONNX models: float ones of the TF2 version 5, quantized (uint8 QDQ)
+  # ones of the quantized Lite file.
+  for kind in published.KINDS:
+    for version in published.onnx_versions(family, quantized, lite):
+      lines.append(f"  - {{kind: {kind}, version: {version}, "
+                   f"format: {published.FORMAT_ONNX}}}")
   for module in EXTRA_MODULES.get(name, ()):
     lines.append(f"  - kind: {module['kind']}")
     for key in ("version", "format", "handle", "url", "card"):

@@ -11,7 +11,9 @@ FORMAT_HUB = "hub"                      # TF1 Hub format, for hub.Module.
 FORMAT_SAVED_MODEL_2 = "saved_model_2"  # TF2 SavedModel, for hub.KerasLayer.
 FORMAT_LITE = "lite"                    # TensorFlow Lite flatbuffer.
 FORMAT_TFJS = "tfjs"                    # TensorFlow.js graph model.
-FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2, FORMAT_LITE, FORMAT_TFJS)
+FORMAT_ONNX = "onnx"                    # ONNX model, for ONNX Runtime.
+FORMATS = (FORMAT_HUB, FORMAT_SAVED_MODEL_2, FORMAT_LITE, FORMAT_TFJS,
+           FORMAT_ONNX)
 KINDS = ("classification", "feature_vector")
 
 
@@ -91,6 +93,27 @@ TFJS_VERSION = 1
 TFJS_VARIANT = "default"
 TFJS_CARD_LAYOUT = "tfjs"
 
+# The ONNX models (never published by Google: this toolchain's own). A
+# float one is a deployment of the TF2 SavedModel whose outputs it has
+# (version ONNX_FLOAT_PARENT: logits or features, `serving_default`'s input
+# sizes), in the variant "default"; a quantized one (uint8 QDQ) is converted
+# from the quantized Lite file, so it deploys that Lite model
+# (`tensorflow/<lite name>/1`), in a variant named by its kind. A config
+# lists one by its parent's version (5, or the Lite version 1); its own
+# version is 1. Handles:
+#   google/onnx-model/imagenet/mobilenet_v1_050_160/classification/5/default/1
+#   tensorflow/onnx-model/mobilenet_v1_0.25_128_quantized/1/feature_vector/1
+ONNX_FLOAT_PARENT = 5
+ONNX_VERSION = 1
+ONNX_VARIANT = "default"
+ONNX_CARD_LAYOUT = "onnx"
+# A model's files: the model, and a classifier's labels (one line a class).
+ONNX_MODEL_FILE = "model.onnx"
+ONNX_LABELS_FILE = "labels.txt"
+# The oldest opset the models may have (the most runtimes load it); it has
+# every op they use.
+ONNX_OPSET = 17
+
 # Models of one's own (configs with `family: custom`): each format is
 # exported with the behaviour of its latest published version (TF1 Hub
 # format as version 3: settable batch norm momentum, variable input size for
@@ -99,11 +122,12 @@ TFJS_CARD_LAYOUT = "tfjs"
 # files and TF.js models are deployments of version 1, like the family's.
 CUSTOM_FAMILY = "custom"
 CUSTOM_SEMANTICS = {FORMAT_HUB: 3, FORMAT_SAVED_MODEL_2: 5, FORMAT_LITE: 1,
-                    FORMAT_TFJS: 3}
+                    FORMAT_TFJS: 3, FORMAT_ONNX: ONNX_FLOAT_PARENT}
 CUSTOM_HANDLE_VERSIONS = {FORMAT_HUB: 1, FORMAT_SAVED_MODEL_2: 2}
 CUSTOM_CARD_LAYOUTS = {FORMAT_HUB: "custom_hub",
                        FORMAT_SAVED_MODEL_2: "custom_saved_model_2",
-                       FORMAT_LITE: "custom_lite", FORMAT_TFJS: "custom_tfjs"}
+                       FORMAT_LITE: "custom_lite", FORMAT_TFJS: "custom_tfjs",
+                       FORMAT_ONNX: "custom_onnx"}
 # The licenses a model of one's own may have: Kaggle's name (what
 # `model_upload` takes) -> tfhub.dev's `license` tag id (tags/license.yaml
 # of tensorflow/tfhub.dev; tests/testdata/tfhub_validator).
@@ -126,7 +150,8 @@ POST_TRAINING = "post_training"
 # below the model's path with the format name before the version:
 # tensorflow/lite-model/<name>/1/default/1 -> tensorflow/models/<name>/1/
 # default/lite/1.md.
-DEPLOYMENT_HANDLE_PARTS = {FORMAT_LITE: "lite-model", FORMAT_TFJS: "tfjs-model"}
+DEPLOYMENT_HANDLE_PARTS = {FORMAT_LITE: "lite-model", FORMAT_TFJS: "tfjs-model",
+                           FORMAT_ONNX: "onnx-model"}
 
 
 # Placeholder cards of Lite models that name the interactive model of their
@@ -141,9 +166,15 @@ LITE_INTERACTIVE_MODEL_NAMES = {
 def module_version(fmt, version):
   """The ModuleVersion of `version` in format `fmt`. Lite versions are
   numbered on their own; a TF.js model is its parent TF1 module's version,
-  converted."""
+  converted; an ONNX model has its parent's outputs and no fine-tuning
+  inputs or signatures (`version`: its parent's, ONNX_FLOAT_PARENT or a
+  Lite version)."""
   if fmt == FORMAT_LITE:
     return LITE_VERSIONS[version]
+  if fmt == FORMAT_ONNX:
+    if version != ONNX_FLOAT_PARENT and version not in LITE_VERSIONS:
+      raise KeyError(version)
+    return ModuleVersion(FORMAT_ONNX, False, ONNX_CARD_LAYOUT)
   if fmt == FORMAT_TFJS:
     if VERSIONS[version].format != FORMAT_HUB:
       raise KeyError(version)
@@ -158,6 +189,16 @@ def tfjs_versions(family, quantized):
     return ()
   return tuple(v for v in family.float_versions
                if VERSIONS[v].format == FORMAT_HUB)
+
+
+def onnx_versions(family, quantized, lite):
+  """The parent versions of a config's ONNX models: the float TF2 version
+  whose outputs they have; for a quantization-aware config, its quantized
+  Lite file's versions (`lite`: the config has Lite files)."""
+  if quantized:
+    return tuple(sorted(LITE_VERSIONS)) if lite else ()
+  return ((ONNX_FLOAT_PARENT,) if ONNX_FLOAT_PARENT in family.float_versions
+          else ())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,6 +327,21 @@ def default_tfjs_handle(publisher, architecture, depth_multiplier,
   parent = default_handle(publisher, architecture, depth_multiplier,
                           input_size, False, kind, version)
   return deployment_handle(parent, FORMAT_TFJS, TFJS_VARIANT, TFJS_VERSION)
+
+
+def default_onnx_handle(publisher, architecture, depth_multiplier,
+                        input_size, quantized, kind, version):
+  """E.g. google/onnx-model/imagenet/mobilenet_v1_050_160/classification/5/
+  default/1 (float: of TF2 module google/imagenet/.../5), tensorflow/
+  onnx-model/mobilenet_v1_0.25_128_quantized/1/classification/1 (quantized:
+  of Lite model tensorflow/mobilenet_v1_0.25_128_quantized/1)."""
+  if quantized:
+    name = lite_model_name(architecture, depth_multiplier, input_size, True)
+    return deployment_handle(f"{LITE_PUBLISHER}/{name}/{version}",
+                             FORMAT_ONNX, kind, ONNX_VERSION)
+  parent = default_handle(publisher, architecture, depth_multiplier,
+                          input_size, False, kind, version)
+  return deployment_handle(parent, FORMAT_ONNX, ONNX_VARIANT, ONNX_VERSION)
 
 
 def deployment_handle(parent, fmt, variant, version):

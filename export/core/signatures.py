@@ -35,8 +35,8 @@ Signature = collections.namedtuple("Signature",
 
 @dataclasses.dataclass(frozen=True)
 class Interface:
-  """All a writer reads of a module; the rest (version, handle, card) only
-  names and describes it.
+  """All a writer reads of a module; the rest (version, card, and but for
+  ONNX models the handle) only names and describes it.
 
   Two modules of one config with equal interfaces have the same files, e.g.
   MobileNet V2's versions 1 and 2, whose changelog is about their cards: the
@@ -54,6 +54,9 @@ class Interface:
   # config's images (a float checkpoint of one's own).
   post_training_quantized: bool = False
   classes: int = architecture.NUM_CLASSES  # The config's classifier size.
+  # ONNX: the module's handle, which its metadata names (so no two ONNX
+  # modules are copies of each other).
+  handle: str = None
 
   @property
   def network(self):
@@ -63,14 +66,22 @@ class Interface:
     vector module's graphs are the classification module's without the
     classifier, so the kind does not matter there, and a TF.js model is
     converted from those graphs; a Lite file with metadata is the default
-    one with metadata added."""
+    one with metadata added. A quantized ONNX model is converted from the
+    config's quantized Lite classifier (bare), so it is written with the
+    Lite modules (`formats.CONVERTED_FROM`)."""
+    if self.format == published.FORMAT_ONNX and (
+        self.quantized or self.post_training_quantized):
+      return dataclasses.replace(
+          self, format=published.FORMAT_LITE, kind="classification",
+          variable_input_size=False, batch_norm_momentum_input=False,
+          serving_signature=False, lite_metadata=False, handle=None)
     if self.format in (published.FORMAT_HUB, published.FORMAT_TFJS):
       # A TF.js model is converted from its parent TF1 module's graph.
       return dataclasses.replace(self, format=published.FORMAT_HUB,
                                  kind="classification",
                                  serving_signature=False)
     return dataclasses.replace(self, serving_signature=False,
-                               lite_metadata=False)
+                               lite_metadata=False, handle=None)
 
   @property
   def quantized(self):
@@ -93,7 +104,8 @@ def interface(module):
       serving_signature=module.published_version.serving_signature,
       lite_metadata=module.variant == "metadata",
       post_training_quantized=module.quantization == published.POST_TRAINING,
-      classes=module.num_classes)
+      classes=module.num_classes,
+      handle=module.handle if module.is_onnx else None)
 
 
 def tf1_signatures(iface):
@@ -142,10 +154,17 @@ def quantized_input_range(module):
   Quantops modules: [-bound, bound] (see published.VERSIONS). Lite models:
   exactly the uint8 grid of their published input quantization
   (LITE_QUANTIZED_INPUT), so that the converter gives the input that scale
-  and zero point and the fake-quant graph computes on the same values.
+  and zero point and the fake-quant graph computes on the same values;
+  quantized ONNX models are converted from those Lite files.
   """
-  if module.is_lite:
-    scale, zero_point = published.LITE_QUANTIZED_INPUT
-    return (-zero_point * scale, (255 - zero_point) * scale)
+  if module.is_lite or module.is_onnx:
+    return lite_quantized_input_range()
   bound = module.published_version.quantized_input_bound
   return (-bound, bound)
+
+
+def lite_quantized_input_range():
+  """(low, high): exactly the uint8 grid of the published Lite input
+  quantization (LITE_QUANTIZED_INPUT), [-1, 127/128]."""
+  scale, zero_point = published.LITE_QUANTIZED_INPUT
+  return (-zero_point * scale, (255 - zero_point) * scale)

@@ -6,9 +6,10 @@ the MobileNet family as `<owner>/<model>/<framework>/<variation>/<version>`
 `google/mobilenet-v2/tensorFlow2/100-224-classification/2` for
 `google/imagenet/mobilenet_v2_100_224/classification/5`:
 
-* owner: the handle's publisher (google; tensorflow for the Lite files),
-  unless the publisher maps it elsewhere (`owners`); a model of one's own:
-  its config's `model.kaggle_owner`;
+* owner: the handle's publisher (google; tensorflow for the Lite files and
+  the quantized ONNX models converted from them), or a model of one's own:
+  its config's `model.kaggle_owner`; unless `owners` maps the publisher (or
+  every publisher, EVERY_PUBLISHER) elsewhere;
 * model: the architecture, `mobilenet-v1` or `mobilenet-v2`; a model of
   one's own: its config's `model.kaggle_model`;
 * framework: the format as Kaggle's clients spell it (FRAMEWORKS);
@@ -16,25 +17,28 @@ the MobileNet family as `<owner>/<model>/<framework>/<variation>/<version>`
   classification`, `025-128-feature-vector`; a Lite file: its model name
   without the architecture, `.` and `_` as `-` (`1-0-224-quantized`), with
   `-metadata` for the metadata variant; quantops modules
-  `050-128-quantops-feature-vector`;
+  `050-128-quantops-feature-vector`; an ONNX model (framework `onnx`, which
+  Google never published there) its source's: the TF2 module's
+  (`050-160-classification`) or the quantized Lite file's
+  (`0-25-128-quantized`, `0-25-128-quantized-feature-vector`);
 * version: Kaggle numbers each (framework, variation) from 1 in publishing
   order, so tfhub.dev's versions of one format are renumbered in order
-  (TF2 4, 5 -> 1, 2; V1 TF1 1, 3 -> 1, 2; TF.js of V2 parents 1-3 -> 1-3).
+  (TF2 4, 5 -> 1, 2; V1 TF1 1, 3 -> 1, 2; TF.js of V2 parents 1-3 -> 1-3);
+  an ONNX variation has one version, 1.
 
 No TensorFlow here.
 """
 
 import dataclasses
 
+from export.core import kaggle_names
 from export.core import published
 
-FRAMEWORKS = {published.FORMAT_HUB: "tensorFlow1",
-              published.FORMAT_SAVED_MODEL_2: "tensorFlow2",
-              published.FORMAT_LITE: "tfLite",
-              published.FORMAT_TFJS: "tfJs"}
-MODELS = {"mobilenet_v1": "mobilenet-v1", "mobilenet_v2": "mobilenet-v2"}
-QUANTOPS = "quantops"
-METADATA_SUFFIX = "-metadata"
+# The naming rules the cards share (framework, variation slug) are in core.
+FRAMEWORKS = kaggle_names.FRAMEWORKS
+variation = kaggle_names.variation
+MODELS = kaggle_names.MODELS
+EVERY_PUBLISHER = "*"  # An `owners` key: every publisher not named.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,26 +59,10 @@ class KaggleVersion:
     return f"{self.variation_handle}/{self.version}"
 
 
-def variation(cfg, module):
-  """The module's variation slug (see the module docstring)."""
-  if module.is_lite:
-    name = published.lite_model_name(
-        cfg.architecture, cfg.depth_multiplier, cfg.input_size,
-        cfg.quantized or bool(module.quantization))
-    slug = name[len(cfg.architecture) + 1:].replace(".", "-").replace("_", "-")
-    return slug + (METADATA_SUFFIX if module.variant == "metadata" else "")
-  parts = [published.multiplier_code(cfg.depth_multiplier),
-           str(cfg.input_size)]
-  if module.quantized:
-    parts.append(QUANTOPS)
-  parts.append(module.kind.replace("_", "-"))
-  return "-".join(parts)
-
-
 def _published_versions(cfg, module):
   """tfhub.dev's versions of the module's format and variation, in order
   (a model of one's own has one of each)."""
-  if cfg.custom:
+  if cfg.custom or module.is_onnx:
     return [module.version]
   family = published.FAMILIES[cfg.architecture]
   if module.is_lite:
@@ -93,18 +81,18 @@ def locate(cfg, module, owners=None):
   `module.served_url`).
 
   Args:
-    owners: {publisher: Kaggle owner slug}; publishers not in it keep their
-      name.
+    owners: {publisher: Kaggle owner slug}, EVERY_PUBLISHER for those not
+      named; publishers in neither keep their owner.
   """
   if module.served_url is not None:
     return None
   publisher = module.handle.split("/", 1)[0]
   if cfg.custom:  # Its config names its Kaggle owner and model.
-    owner = (owners or {}).get(publisher, cfg.model.kaggle_owner)
-    model = cfg.model.kaggle_model
+    owner, model = cfg.model.kaggle_owner, cfg.model.kaggle_model
   else:
-    owner = (owners or {}).get(publisher, publisher)
-    model = MODELS[cfg.architecture]
+    owner, model = publisher, MODELS[cfg.architecture]
+  owners = owners or {}
+  owner = owners.get(publisher, owners.get(EVERY_PUBLISHER, owner))
   return KaggleVersion(
       owner=owner, model=model,
       framework=FRAMEWORKS[module.format], variation=variation(cfg, module),

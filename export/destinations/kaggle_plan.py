@@ -15,16 +15,16 @@ import json
 import os
 import shutil
 
+from export.core import kaggle_names
 from export.core import published
 from export.destinations import kaggle_layout
 from export.destinations import kaggle_texts
+from export.publishing import module_check
 from export.publishing import package
-from export.publishing import signing
 
 MODEL_METADATA_FILE = "model-metadata.json"            # The kaggle CLI's.
 INSTANCE_METADATA_FILE = "model-instance-metadata.json"
 STAGING_PLAN_FILE = "plan.json"
-SIGNATURE_FILE = signing.SIGNATURE_FILE  # Beside a Lite file, if signed.
 INSTANCE_TYPE = "BaseModel"
 
 
@@ -89,24 +89,22 @@ class Plan:
 
 
 def parse_owners(text):
-  """`--owner`: one slug for every publisher, or `publisher=slug,...`.
-  Returns {publisher: owner} (publishers not named keep their name)."""
+  """`--owner`: one slug for every model (the family's and those of one's
+  own), or `publisher=slug,...`. Returns {publisher: owner}
+  (kaggle_layout.EVERY_PUBLISHER for one slug; publishers not named keep
+  their owner)."""
   if not text:
     return {}
   if "=" not in text:
-    return {p: text for p in _publishers()}
+    return {kaggle_layout.EVERY_PUBLISHER: text.strip()}
   owners = {}
   for part in text.split(","):
     publisher, sep, owner = part.partition("=")
-    if not sep or not publisher or not owner:
+    if not sep or not publisher.strip() or not owner.strip():
       raise PlanError(f"--owner: {part!r} is not allowed; expected SLUG or "
                       "publisher=SLUG,... (e.g. google=me,tensorflow=me)")
     owners[publisher.strip()] = owner.strip()
   return owners
-
-
-def _publishers():
-  return (published.DEFAULT_PUBLISHER, published.LITE_PUBLISHER)
 
 
 def _selected(configs, owners, only):
@@ -141,10 +139,7 @@ def _selected(configs, owners, only):
   return chosen
 
 
-def _lite_file(module):
-  # Kaggle serves a migrated Lite version's file as `<tfhub version>.tflite`
-  # ("Download 1.tflite from Kaggle", tests/testdata/kaggle_layout E19).
-  return f"{module.handle.rsplit('/', 1)[1]}.tflite"
+_lite_file = kaggle_names.lite_file  # In core: the cards name it too.
 
 
 def plan(configs, output_dir, owners=None, only=None, public=False,
@@ -163,12 +158,30 @@ def plan(configs, output_dir, owners=None, only=None, public=False,
       family + [c for c in configs if os.path.realpath(c.path) not in known],
       owners, None)
   links = {m.handle: kv for _, m, kv in everything}
+  # The cards of a model of one's own name its Kaggle handles under its
+  # config's owner; `--owner` moves them.
+  links.update({kaggle_names.custom_handle(c, m): kv
+                for c, m, kv in everything if c.custom})
+  # So do the family's ONNX cards, under its publishers.
+  links.update({kaggle_names.onnx_handle(c, m): kv
+                for c, m, kv in everything if m.is_onnx})
   # A variation's texts come from its first version's module, a model's
   # description from all its modules (even those not selected).
-  first, members = {}, {}
+  first, members, sources = {}, {}, {}
   for cfg, module, kv in sorted(everything, key=lambda x: x[2].version):
     first.setdefault(kv.variation_handle, (cfg, module, kv))
     members.setdefault((kv.owner, kv.model), []).append((cfg, module))
+    # One Kaggle model, one card: the family's V1 or V2 (under one owner
+    # `--owner SLUG` folds google's and tensorflow's together), or one
+    # model of one's own.
+    source = ((cfg.model.kaggle_owner, cfg.model.kaggle_model) if cfg.custom
+              else (cfg.architecture,))
+    other = sources.setdefault((kv.owner, kv.model), (source, cfg))
+    if other[0] != source:
+      raise PlanError(f"{cfg.path} and {other[1].path} would both publish "
+                      f"to Kaggle model {kv.owner}/{kv.model}, whose card "
+                      "describes one model; give them different owners "
+                      "(--owner publisher=SLUG,...) or model.kaggle_model")
   models, variations, versions = {}, {}, []
   for cfg, module, kv in selected:
     if (kv.owner, kv.model) not in models:
@@ -236,9 +249,9 @@ def sizes(version):
 
 def module_files(version, entries, output_dir):
   """The VersionFiles of `version`, checked against the manifest (`entries`,
-  {handle: manifest.Entry}): the module must be recorded, its served archive
-  must have the recorded sha256, and its directory must hold exactly the
-  archive's files with the same bytes.
+  {handle: manifest.Entry}): the module must be recorded and be what its
+  entry records (`module_check`: the served archive's sha256, then each
+  file against the archive's bytes).
 
   Raises:
     PlanError: naming the module and what differs.
@@ -249,22 +262,11 @@ def module_files(version, entries, output_dir):
     raise PlanError(f"{where}: not in {output_dir}/manifest.json; export it "
                     f"first (python -m export.one --config {version.config} "
                     f"--output_dir {output_dir})")
-  archive = os.path.join(output_dir, entry.archive)
-  for path in (archive, version.module_dir):
-    if not os.path.exists(path):
-      raise PlanError(f"{where}: {path} is missing; export the module again")
-  if package.file_sha256(archive) != entry.sha256:
-    raise PlanError(f"{where}: {archive} differs from the sha256 the "
-                    "manifest recorded; export the module again")
-  # A Lite file is served bare, its signature (if signed) beside it.
-  recorded = package.served_hashes(archive, entry.format, entry.sha256)
-  changed, hashes = package.differing_files(
-      version.module_dir, recorded,
-      extra_allowed=(SIGNATURE_FILE,) if version.lite_file else ())
-  if changed:
-    raise PlanError(f"{where}: {', '.join(changed)} in {version.module_dir} "
-                    "differ from what the manifest recorded; export the "
+  checked = module_check.check(output_dir, entry)
+  if checked.problems:
+    raise PlanError(f"{where}: {'; '.join(checked.problems)}; export the "
                     "module again")
+  hashes = checked.hashes
   on_disk = package.walk(version.module_dir)
   files = sorted(
       (version.lite_file if version.lite_file and

@@ -4,11 +4,26 @@ blob uploads, and one `archive.zip` for more than 50 files), the `kagglesdk`
 it is built on for the calls kagglehub has none for (a model and a variation
 with their metadata, a version with its notes).
 
+What Kaggle answers (evidence: tests/testdata/kaggle_layout/README.md,
+"What the service answers"):
+
+* A read of a model or variation that is not there answers 404, or 403:
+  "403 can in some cases also mean 'not found'" (Kaggle/kaggle-cli#548), and
+  kagglehub's `create_model_if_missing` creates the model on either. Reads
+  here do the same: "not there (or not visible to you)".
+* A create the credentials may not make answers 403 ("403 - Forbidden -
+  Permission '...' was denied", as the kaggle CLI prints it):
+  RefusedError, naming the credentials' user (`whoami`, kagglehub's).
+* A create of what exists answers 409 in its body (ExistsError), which
+  kagglehub's `create_model_instance_or_version` relies on.
+* A new version shows only once Kaggle has processed its files ("Files are
+  being processed...", kagglehub; Kaggle/kagglehub#103).
+
 The real client retries only dropped upload connections and is not
-idempotent (a create whose reply is lost made its version all the same), so
-`retrying` retries transient failures (HTTP 5xx, dropped connections) of
-reads and uploads only; creates are made safe by the caller, which reads the
-service's state before repeating one (kaggle_publish).
+idempotent (a create whose reply is lost made its version all the same):
+`retrying` repeats a call after HTTP 5xx or a dropped connection, and for a
+create asks the caller's `done` first whether it happened all the same
+(kaggle_publish).
 
 Nothing the client prints reaches the output: in its TEST environment
 kagglesdk prints every request with its Authorization header (`_quiet`).
@@ -29,7 +44,10 @@ from export.publishing import package
 
 RETRIES = 4
 RETRY_WAIT_SECONDS = 2.0   # Doubles after each failure.
-NOT_FOUND, UNAUTHORIZED, FORBIDDEN = 404, 401, 403
+NOT_FOUND, UNAUTHORIZED, FORBIDDEN, CONFLICT = 404, 401, 403, 409
+# What a read of something missing may answer: "not there (or not visible
+# to you)", as kagglehub's create_model_if_missing reads both.
+NOT_THERE = (NOT_FOUND, FORBIDDEN)
 
 
 class ServiceError(RuntimeError):
@@ -42,6 +60,15 @@ class CredentialsError(ServiceError):
 
 class TransientError(ServiceError):
   """HTTP 5xx or a dropped connection."""
+
+
+class RefusedError(ServiceError):
+  """Kaggle refused a create (HTTP 403): the credentials may not write
+  there."""
+
+
+class ExistsError(ServiceError):
+  """A create of something that exists (409)."""
 
 
 @contextlib.contextmanager
@@ -86,8 +113,7 @@ def _classify(error, what):
     return CredentialsError(f"{what}: Kaggle refused the credentials "
                             f"(HTTP {status})")
   if status == FORBIDDEN:
-    return ServiceError(f"{what}: Kaggle refused access (HTTP {status}); "
-                        "are these credentials an owner's? (--owner)")
+    return RefusedError(f"{what}: Kaggle refused it (HTTP {status})")
   if (status is not None and status >= 500) or isinstance(
       error, (requests.ConnectionError, requests.Timeout)):
     detail = f"HTTP {status}" if status else type(error).__name__
@@ -111,17 +137,33 @@ def _call(what, fn):
 
 
 def retrying(what, fn, retries=RETRIES, wait=RETRY_WAIT_SECONDS,
-             sleep=time.sleep):
+             sleep=time.sleep, done=None):
   """fn() with up to `retries` more tries after a TransientError, waiting
-  `wait` seconds, doubled each time."""
+  `wait` seconds, doubled each time. For a call that may have taken effect
+  although it failed (a create whose reply was lost), `done()` is asked
+  before each repeat: if it says the call was done, nothing is repeated
+  (and None returned)."""
   for attempt in range(retries + 1):
     try:
       return fn()
     except TransientError as e:
+      if done is not None and done():
+        return None
       if attempt == retries:
         raise TransientError(f"{e} (gave up after {retries + 1} tries)"
                              ) from None
       sleep(wait * 2 ** attempt)
+
+
+def whoami():
+  """The user name of the credentials (kagglehub's `whoami`: the API's
+  Hello), or None if it cannot be had."""
+  import kagglehub  # pylint: disable=g-import-not-at-top
+  try:
+    with _quiet():
+      return kagglehub.whoami(verbose=False)["username"]
+  except Exception:  # pylint: disable=broad-except
+    return None
 
 
 def _client():
@@ -143,7 +185,11 @@ def _create(what, method, request):
       data = getattr(client.models.model_api_client, method)(
           request).to_dict()
     if data.get("error"):
-      raise ServiceError(f"{what}: Kaggle answered: {data['error']}")
+      code = data.get("errorCode")
+      error = {CONFLICT: ExistsError, FORBIDDEN: RefusedError}.get(
+          code, ServiceError)
+      raise error(f"{what}: Kaggle answered: {data['error']}"
+                  + (f" ({code})" if code else ""))
     return data
   return _call(what, create)
 
@@ -151,7 +197,8 @@ def _create(what, method, request):
 # --- Reads ----------------------------------------------------------------------
 
 def get_model(owner, slug):
-  """The model's fields (dict), or None if there is none."""
+  """The model's fields (dict), or None if there is none (or it is not
+  visible to these credentials: NOT_THERE)."""
   from kagglesdk.models.types import model_api_service as api  # pylint: disable=g-import-not-at-top
   request = api.ApiGetModelRequest()
   request.owner_slug, request.model_slug = owner, slug
@@ -161,14 +208,15 @@ def get_model(owner, slug):
       try:
         return client.models.model_api_client.get_model(request).to_dict()
       except requests.HTTPError as e:
-        if _status(e) == NOT_FOUND:
+        if _status(e) in NOT_THERE:
           return None
         raise
   return _call(f"GetModel {owner}/{slug}", read)
 
 
 def latest_version(variation):
-  """The variation's latest version number on Kaggle; 0 if it has none."""
+  """The variation's latest version number Kaggle shows (processed); 0 if
+  it has none, or is not there (or not visible: NOT_THERE)."""
   from kagglesdk.models.types import model_api_service as api  # pylint: disable=g-import-not-at-top
   request = api.ApiGetModelInstanceRequest()
   request.owner_slug, request.model_slug = variation.owner, variation.model
@@ -181,7 +229,7 @@ def latest_version(variation):
         return client.models.model_api_client.get_model_instance(
             request).version_number
       except requests.HTTPError as e:
-        if _status(e) == NOT_FOUND:
+        if _status(e) in NOT_THERE:
           return 0
         raise
   return _call(f"GetModelInstance {variation.handle}", read)

@@ -13,14 +13,16 @@
 No TensorFlow here.
 """
 
+import functools
 import re
 
 from export import cards
 from export.core import architecture as arch_lib
+from export.core import kaggle_names
 from export.core import published
 from export.destinations import kaggle_layout
 
-WEB_URL = "https://www.kaggle.com/models/"
+WEB_URL = kaggle_names.WEB_URL
 LICENSE_NAME = "Apache 2.0"  # As Kaggle names it (kagglehub's README).
 TRAINING_DATA = "ImageNet (ILSVRC-2012-CLS)"
 USAGE_SECTIONS = ("Usage", "Fine-tuning", "Example use")
@@ -38,7 +40,8 @@ SUBTITLES = {
 }
 _FRAMEWORK_TITLES = {"tensorFlow1": "TF1 Hub format",
                      "tensorFlow2": "TF2 SavedModel",
-                     "tfLite": "TensorFlow Lite", "tfJs": "TF.js"}
+                     "tfLite": "TensorFlow Lite", "tfJs": "TF.js",
+                     "onnx": "ONNX"}
 
 
 def web_url(kaggle_version):
@@ -47,16 +50,26 @@ def web_url(kaggle_version):
 
 
 def to_kaggle(text, links):
-  """`text` with each tfhub.dev URL and handle of `links` ({tfhub handle:
-  KaggleVersion}) as its Kaggle URL and handle; others stay."""
+  """`text` with each handle of `links` ({handle: KaggleVersion}), and its
+  tfhub.dev or Kaggle URL, as its Kaggle handle and URL; others stay. The
+  keys are tfhub.dev handles, and the Kaggle handles the cards of a model
+  (of one's own, and ONNX models) name under its config's owner, which
+  `--owner` may change."""
   if not links:
     return text
-  handles = "|".join(re.escape(h) for h in sorted(links, key=len,
-                                                  reverse=True))
-  url = re.compile(r"https://tfhub\.dev/(" + handles + r")(?![\w/])")
+  url, bare = _handle_patterns(tuple(sorted(links, key=len, reverse=True)))
   text = url.sub(lambda m: web_url(links[m.group(1)]), text)
-  bare = re.compile(r"(?<![\w/])(" + handles + r")(?![\w/])")
   return bare.sub(lambda m: links[m.group(1)].handle, text)
+
+
+@functools.lru_cache(maxsize=4)
+def _handle_patterns(handles):
+  """(URL pattern, bare pattern) of `handles`, longest first: compiled once
+  per plan, whose every variation's texts use them."""
+  alternatives = "|".join(re.escape(h) for h in handles)
+  return (re.compile(r"(?:https://tfhub\.dev/|" + re.escape(WEB_URL) + r")("
+                     + alternatives + r")(?![\w/])"),
+          re.compile(r"(?<![\w/])(" + alternatives + r")(?![\w/])"))
 
 
 def split_card(text):
@@ -112,7 +125,9 @@ def version_notes(cfg, module):
 
 
 def _variation_row(cfg, module, frameworks):
-  if module.is_lite:
+  if module.is_lite and "onnx" in frameworks:  # And its QDQ ONNX model.
+    output = "class probabilities (Lite), logits (ONNX); uint8"
+  elif module.is_lite:
     output = ("class probabilities, uint8"
               if cfg.quantized or module.quantization
               else "class probabilities")
@@ -141,7 +156,8 @@ def model_card(architecture, members, owner):
     frameworks.setdefault(slug, []).append(
         kaggle_layout.FRAMEWORKS[module.format])
     first.setdefault(slug, (cfg, module))
-  rows = [_variation_row(cfg, module, sorted(set(frameworks[slug])))
+  rows = [_variation_row(cfg, module, sorted(set(frameworks[slug]),
+                                             key=list(_FRAMEWORK_TITLES).index))
           for slug, (cfg, module) in sorted(first.items())]
   facts = dict(
       layout="kaggle_model",
@@ -149,7 +165,13 @@ def model_card(architecture, members, owner):
       v1=architecture == "mobilenet_v1",
       v2=architecture == "mobilenet_v2",
       owner=owner,
+      # What it holds: Lite files (and the quantized ONNX models converted
+      # from them), modules (TF1, TF2, TF.js, float ONNX), or both (the
+      # family under one owner, `--owner SLUG`).
       lite=any(m.is_lite for _, m in members),
+      modules=any(not (m.is_lite or m.is_onnx) for _, m in members),
+      onnx=any(m.is_onnx and not c.quantized for c, m in members),
+      onnx_quantized=any(m.is_onnx and c.quantized for c, m in members),
       quantized_lite=any(m.is_lite and c.quantized for c, m in members),
       quantops=any(m.quantized and not m.is_lite for _, m in members),
       variation_rows="\n".join(rows),

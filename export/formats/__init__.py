@@ -12,6 +12,8 @@ array}, exactly the modules' variables); `write` writes one of them into
 the network through `nets`, the first two through `network`. `tfjs` converts
 TF1 modules' graphs to TF.js graph models: its models share their parent's
 network, and its writer is made from the TF1 writer (`CONVERTED_FROM`).
+`onnx` writes ONNX models: float ones from the values, quantized ones
+converted from the Lite file of the same modules.
 """
 
 import importlib
@@ -23,14 +25,19 @@ from export.core import config
 WRITERS = {config.FORMAT_HUB: "export.formats.hub_v1",
            config.FORMAT_SAVED_MODEL_2: "export.formats.saved_model",
            config.FORMAT_LITE: "export.formats.lite",
-           config.FORMAT_TFJS: "export.formats.tfjs"}
+           config.FORMAT_TFJS: "export.formats.tfjs",
+           config.FORMAT_ONNX: "export.formats.onnx"}
 NAMES = {config.FORMAT_HUB: "TF1 Hub format",
          config.FORMAT_SAVED_MODEL_2: "TF2 SavedModel",
          config.FORMAT_LITE: "TensorFlow Lite",
-         config.FORMAT_TFJS: "TF.js graph model"}
+         config.FORMAT_TFJS: "TF.js graph model",
+         config.FORMAT_ONNX: "ONNX model"}
 # Formats converted from another format's written network: their module's
 # `converter(cfg, base_writer)` returns their `write`.
-CONVERTED_FROM = {config.FORMAT_TFJS: config.FORMAT_HUB}
+# Quantized ONNX models are converted from their Lite file; float ones are
+# written from the values (their network's format is onnx).
+CONVERTED_FROM = {config.FORMAT_TFJS: config.FORMAT_HUB,
+                  config.FORMAT_ONNX: config.FORMAT_LITE}
 
 
 def writer(cfg, network_iface, values):

@@ -12,9 +12,16 @@ the published ones (`published.LITE_*`):
   every quantization parameter comes from the checkpoint, none from a
   calibration set. Its input fake-quant covers exactly the input's uint8 grid,
   so the converter gives the input the published scale and zero point and
-  adds no requantization.
+  adds no requantization;
+* post-training quantized (a float checkpoint of one's own): the quantized
+  convention, uint8 raw pixels (scale 1/128, zero point 128) whatever the
+  calibration images. The converter would take the input's range from
+  them (dark photos give scale 1/255, zero point 255: pixels read as
+  [-1, 0]), so the model is calibrated first, its input's range then set to
+  the published uint8 grid, and only then quantized: every op after the
+  input is quantized for that range, as for any calibrated one.
 
-Both are converted from the same TF-Slim graph as the other formats (tensor
+All are converted from the same TF-Slim graph as the other formats (tensor
 names as in Slim's `export_inference_graph`: `input`, `<scope>/Predictions/
 Reshape_1`). The `metadata` variant is the `default` file with TFLite model
 metadata and the label file added by the TFLite support library
@@ -29,12 +36,18 @@ import subprocess
 import tempfile
 
 import numpy as np
+from PIL import Image
 import tensorflow.compat.v1 as tf
+# The converter's own quantizer and model editing (tf.lite's
+# QuantizationDebugger quantizes calibrated models the same way).
+from tensorflow.lite.python import convert as lite_convert  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.lite.tools import flatbuffer_utils  # pylint: disable=g-direct-tensorflow-import
 
 from export import nets
 from export.core import architecture
 from export.core import config as config_lib
 from export.core import published
+from export.core import signatures
 from export.formats import network
 
 MODEL_FILE = published.LITE_MODEL_FILE
@@ -85,20 +98,23 @@ def calibration_split(cfg):
   return [p for p in paths if p not in set(held_out)], held_out
 
 
-def load_images(paths, size):
-  """The images at `paths` as the float Lite file takes them: resized to
-  size x size (bilinear), pixels as (p - mean) / std, float32
+def load_pixels(paths, size):
+  """The images at `paths` as a user feeds the quantized Lite file: decoded
+  with Pillow, RGB, resized to size x size (bilinear); uint8
   [1, size, size, 3] each."""
-  graph = tf.Graph()
-  with graph.as_default():
-    path = tf.placeholder(tf.string, [])
-    image = tf.image.decode_image(tf.io.read_file(path), channels=3,
-                                  expand_animations=False)
-    resized = tf.image.resize(tf.cast(image, tf.float32)[None], [size, size])
-    normalized = ((resized - published.LITE_INPUT_MEAN) /
-                  published.LITE_INPUT_STD)
-    with tf.Session(graph=graph) as session:
-      return [session.run(normalized, {path: p}) for p in paths]
+  pixels = []
+  for path in paths:
+    with Image.open(path) as image:
+      resized = image.convert("RGB").resize((size, size), Image.BILINEAR)
+    pixels.append(np.asarray(resized, np.uint8)[None])
+  return pixels
+
+
+def normalized(pixels):
+  """uint8 pixels as the float Lite file takes them: (p - mean) / std,
+  float32."""
+  return ((pixels.astype(np.float32) - published.LITE_INPUT_MEAN) /
+          published.LITE_INPUT_STD)
 
 
 def _top1(model, images):
@@ -109,10 +125,7 @@ def _top1(model, images):
   out = interpreter.get_output_details()[0]
   classes = []
   for image in images:
-    if inp["dtype"] == np.uint8:
-      scale, zero_point = inp["quantization"]
-      image = np.clip(np.round(image / scale + zero_point), 0, 255)
-    interpreter.set_tensor(inp["index"], image.astype(inp["dtype"]))
+    interpreter.set_tensor(inp["index"], image)
     interpreter.invoke()
     classes.append(int(np.argmax(interpreter.get_tensor(out["index"])[0])))
   return classes
@@ -120,27 +133,57 @@ def _top1(model, images):
 
 def agreement_report(cfg, float_model, quantized_model, held_out):
   """The quantized file's top-1 agreement with the float one on the
-  held-out calibration images."""
-  images = load_images(held_out, cfg.input_size)
-  same = sum(a == b for a, b in zip(_top1(float_model, images),
-                                    _top1(quantized_model, images)))
-  share = same / len(images) if images else None
-  return {"top1_agreement": share, "held_out_images": len(images),
+  held-out calibration images, fed as a user would: the decoded uint8
+  pixels into the quantized file, the same pixels normalised into the float
+  one."""
+  pixels = load_pixels(held_out, cfg.input_size)
+  same = sum(a == b for a, b in zip(
+      _top1(float_model, [normalized(p) for p in pixels]),
+      _top1(quantized_model, pixels)))
+  share = same / len(pixels) if pixels else None
+  return {"top1_agreement": share, "held_out_images": len(pixels),
           "summary": (f"top-1 agreement with the float model "
-                      f"{share:.1%} on {len(images)} held-out images"
-                      if images else "no held-out images")}
+                      f"{share:.1%} on {len(pixels)} held-out images"
+                      if pixels else "no held-out images")}
+
+
+def _quantize_calibrated(calibrated):
+  """The full-integer model of `calibrated` (a float model with the
+  calibration's ranges, TFLiteConverter's calibrate-only output), its input
+  given the published uint8 grid as range: the quantizer then gives the
+  input the published scale and zero point, and quantizes the ops reading
+  it (bias scales, requantization) for them."""
+  model = flatbuffer_utils.convert_bytearray_to_object(calibrated)
+  graph = model.subgraphs[0]
+  ranges = graph.tensors[graph.inputs[0]].quantization
+  low, high = signatures.lite_quantized_input_range()
+  ranges.min, ranges.max = [low], [high]
+  quantized = lite_convert.deduplicate_readonly_buffers(
+      lite_convert.mlir_quantize(
+          bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
+          input_data_type=tf.uint8, output_data_type=tf.uint8))
+  model = flatbuffer_utils.convert_bytearray_to_object(quantized)
+  graph = model.subgraphs[0]
+  params = graph.tensors[graph.inputs[0]].quantization
+  got = (float(params.scale[0]), int(params.zeroPoint[0]))
+  if got != published.LITE_QUANTIZED_INPUT:
+    raise RuntimeError(f"post-training quantization gave the input scale "
+                       f"{got[0]}, zero point {got[1]}, not the published "
+                       f"{published.LITE_QUANTIZED_INPUT}")
+  return quantized
 
 
 def convert(cfg, iface, values, representative=None):
   """Returns the Lite flatbuffer (bytes) of the network of `iface`;
-  post-training quantized over `representative` (float images) if given."""
+  post-training quantized over `representative` (normalised images, as the
+  float file takes them) if given."""
   graph = tf.Graph()
   with graph.as_default():
     images = tf.placeholder(tf.float32, [1, cfg.input_size, cfg.input_size, 3],
                             name=INPUT_NAME)
     constants = _Constants(values)
     with tf.variable_scope("", custom_getter=constants):
-      out = nets.build(cfg.architecture, images,
+      out = nets.build(cfg.architecture, network.lite_images(cfg, images),
                        depth_multiplier=cfg.depth_multiplier,
                        num_classes=iface.num_classes, is_training=False,
                        quantized_input_range=iface.quantized_input_range,
@@ -161,7 +204,9 @@ def convert(cfg, iface, values, representative=None):
             tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
-      elif iface.quantized:
+        converter._experimental_calibrate_only = True  # pylint: disable=protected-access
+        return _quantize_calibrated(converter.convert())
+      if iface.quantized:
         # real = (q - mean) / std: the published input scale and zero point.
         scale, zero_point = published.LITE_QUANTIZED_INPUT
         converter.inference_type = tf.uint8
@@ -236,7 +281,8 @@ def writer(cfg, network_iface, values):
   if network_iface.post_training_quantized:
     representative, held_out = calibration_split(cfg)
     model = convert(cfg, network_iface, values,
-                    load_images(representative, cfg.input_size))
+                    [normalized(p) for p in load_pixels(representative,
+                                                        cfg.input_size)])
     report = agreement_report(
         cfg, convert(cfg, dataclasses.replace(
             network_iface, post_training_quantized=False), values),

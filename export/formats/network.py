@@ -2,6 +2,7 @@
 it, and the check that the graph holds exactly the module's variables."""
 
 from export import nets
+from export.core import config
 from export.nets import common
 
 
@@ -16,7 +17,8 @@ def image_shape(cfg, iface):
 def outputs(cfg, iface, images, *, training, batch_norm_momentum,
             regularize=True):
   """Builds the module's network on `images` in [0, 1] (TF Hub's image
-  range; the networks were trained on [-1, 1]).
+  range), mapped to the config's `input_range` (Slim's [-1, 1], or what a
+  model of one's own saw in training).
 
   Args:
     training: batch norm uses batch statistics and updates its moving
@@ -28,11 +30,20 @@ def outputs(cfg, iface, images, *, training, batch_norm_momentum,
     nets.NetOutputs (logits None for a feature vector module).
   """
   return nets.build(
-      cfg.architecture, common.scale_images(images),
+      cfg.architecture, common.scale_images(images, cfg.input_range),
       depth_multiplier=cfg.depth_multiplier, num_classes=iface.num_classes,
       is_training=training, batch_norm_decay=batch_norm_momentum,
       quantized_input_range=iface.quantized_input_range,
       regularize=regularize)
+
+
+def lite_images(cfg, images):
+  """The float Lite files' input, pixels normalised to [-1, 1] as published
+  (mean and std 127.5), mapped to the config's `input_range`: unchanged for
+  Slim's [-1, 1]."""
+  if tuple(cfg.input_range) == config.DEFAULT_INPUT_RANGE:
+    return images
+  return common.scale_images(images * 0.5 + 0.5, cfg.input_range)
 
 
 def check_variables(have, layout):

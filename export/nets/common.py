@@ -20,10 +20,13 @@ SCALING_SCOPE = "hub_input"
 FEATURES_SCOPE = "hub_output/feature_vector"
 
 
-def scale_images(images):
-  """Maps TF Hub's common image input range [0, 1] to the [-1, 1] of training."""
+def scale_images(images, input_range=(-1.0, 1.0)):
+  """Maps TF Hub's common image input range [0, 1] linearly to the
+  `input_range` of training ([-1, 1]: Slim's; a model of one's own may have
+  seen another)."""
+  low, high = input_range
   with tf.name_scope(SCALING_SCOPE):
-    return tf.subtract(tf.multiply(images, 2.0), 1.0)
+    return tf.subtract(tf.multiply(images, high - low), -low)
 
 
 def features(pooled):

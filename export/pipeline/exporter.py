@@ -32,10 +32,14 @@ class Planned:
 
 
 def module_layout(cfg, module):
-  """{variable name: shape} that `module` holds."""
+  """{variable name: shape} that `module` holds (a quantized ONNX model:
+  what the Lite classifier it is converted from holds)."""
+  iface = signatures.interface(module)
+  if iface.network.format == published.FORMAT_LITE:
+    iface = iface.network
   return architecture.variable_layout(
-      cfg.architecture, cfg.depth_multiplier,
-      signatures.interface(module).num_classes, quantized=cfg.quantized)
+      cfg.architecture, cfg.depth_multiplier, iface.num_classes,
+      quantized=cfg.quantized)
 
 
 def group_layout(cfg, modules):
@@ -90,6 +94,17 @@ def describe(cfg, module):
                else "bare model")
     return (f"{formats.NAMES[module.format]} ({variant}); "
             f"input {types} [1, {cfg.input_size}, {cfg.input_size}, 3]")
+  if module.is_onnx:
+    outputs = "logits, feature_vector" if iface.num_classes else (
+        "feature_vector")
+    source = ""
+    if iface.network.format == published.FORMAT_LITE:  # Converted from it.
+      source = "uint8 QDQ of " + published.deployment_handle(
+          module.parent, published.FORMAT_LITE, published.LITE_VARIANTS[0],
+          published.ONNX_VERSION) + ", "
+    return (f"{formats.NAMES[module.format]} ({source}opset "
+            f"{published.ONNX_OPSET}); input {signatures.IMAGES_INPUT} "
+            f"float32 NHWC in [0, 1], {size} -> {outputs}")
   if module.is_tfjs:
     height = cfg.input_size if not module.variable_input_size else -1
     return (f"{formats.NAMES[module.format]} of {module.parent} (signature "

@@ -16,6 +16,11 @@ Both `export.one` and `export.export_all` go through `run`:
    this process.
 3. One line per module as it finishes, then a summary table.
 
+Ctrl-C (SIGINT) stops a run cleanly: the workers are killed, modules they
+had started are left as they were before the run (or removed, with their
+manifest entries, if a worker had begun replacing them), and `run` raises
+`Interrupted` with the results so far.
+
 The CLIs, Bazel targets, tests and benchmarks all export through `run`.
 Workers are spawned (no TensorFlow state is forked), replaced after about
 `TASKS_PER_WORKER` tasks each so that their memory stays bounded however
@@ -25,14 +30,18 @@ stderr (TensorFlow's logs) goes to `<cache_dir>/logs/worker-<pid>.log`.
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
+import glob
 import io
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 
 from export.publishing import manifest as manifest_lib
@@ -50,6 +59,15 @@ LOCK_POLL_SECONDS = 0.5
 
 EXPORTED, UP_TO_DATE, FAILED, NOT_RUN = (
     "exported", "up to date", "failed", "not run")
+
+
+class Interrupted(KeyboardInterrupt):
+  """A run stopped by SIGINT; `results` as `run` returns them (what was not
+  finished is NOT_RUN)."""
+
+  def __init__(self, results):
+    super().__init__()
+    self.results = results
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,10 +248,17 @@ class _Workers:
     self._of_current_pool.add(future)
     self.in_flight[future] = tag
 
-  def next_done(self):
-    """Waits for a task; returns (tag, (value, error, seconds, peak RSS))."""
-    done, _ = concurrent.futures.wait(
-        self.in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+  def next_done(self, timeout=None, wakeable=contextlib.nullcontext()):
+    """Waits for a task; returns (tag, (value, error, seconds, peak RSS)),
+    or None if none finished within `timeout` seconds (or `wakeable`, a
+    `_Sigint.wakeable()`, ended the wait)."""
+    done = ()
+    with wakeable:  # Only the wait: what follows changes state.
+      done, _ = concurrent.futures.wait(
+          self.in_flight, timeout=timeout,
+          return_when=concurrent.futures.FIRST_COMPLETED)
+    if not done:
+      return None
     future = next(iter(done))
     tag = self.in_flight.pop(future)
     try:
@@ -247,6 +272,20 @@ class _Workers:
   def close(self, wait=True):
     if self.pool is not None:
       self.pool.shutdown(wait=wait, cancel_futures=True)
+
+  def kill(self):
+    """Kills the workers mid-task and waits until they are gone (their
+    staging directories are then stale); in-flight tasks stay listed."""
+    if self.pool is None:
+      return
+    # Python 3.14 has pool.kill_workers(); before it, the pool's processes.
+    processes = list((getattr(self.pool, "_processes", None) or {}).values())
+    for process in processes:
+      process.kill()
+    for process in processes:
+      process.join()
+    self.pool.shutdown(wait=True, cancel_futures=True)
+    self.pool = None
 
 
 class _InProcess:
@@ -263,11 +302,104 @@ class _InProcess:
   def submit(self, tag, function, *args):
     self.in_flight.append((tag, _timed(function, *args)))
 
-  def next_done(self):
+  def next_done(self, timeout=None, wakeable=None):
+    del timeout, wakeable
     return self.in_flight.pop()
 
   def close(self, wait=True):
     del wait
+
+  def kill(self):
+    pass
+
+
+def _file_states(output_dir, modules):
+  """{handle: (inode, mtime) of the module's directory and of its served
+  archive, None where missing}: a worker publishing a module replaces both
+  (renames), so a change says it had begun."""
+
+  def state(path):
+    try:
+      st = os.stat(path)
+    except FileNotFoundError:
+      return None
+    return st.st_ino, st.st_mtime_ns
+
+  return {m.handle: (state(os.path.join(output_dir, m.handle)),
+                     state(package.archive_path(output_dir, m.handle,
+                                                m.format)))
+          for m in modules}
+
+
+def _undo_unfinished(output_dir, modules, before):
+  """After workers were killed mid-task: removes each of `modules` whose
+  files a worker had begun to replace (its directory and archive may not
+  match each other or the manifest), with its manifest entry; the rest are
+  as they were before the run."""
+  now = _file_states(output_dir, modules)
+  touched = [m for m in modules if now[m.handle] != before[m.handle]]
+  for module in modules:
+    archive = package.archive_path(output_dir, module.handle, module.format)
+    # An archive being written (`package.serve`, `pack`: `<archive>.tmp-
+    # <pid>`); this run held the module's lock, so it was one of ours.
+    for tmp in glob.glob(glob.escape(archive) + ".tmp-*"):
+      os.remove(tmp)
+    if module in touched:
+      shutil.rmtree(os.path.join(output_dir, module.handle),
+                    ignore_errors=True)
+      if os.path.exists(archive):
+        os.remove(archive)
+  if touched:
+    manifest_lib.forget(output_dir, [m.handle for m in touched])
+
+
+class _Woken(Exception):
+  """Raised by SIGINT's handler to end a wait (`_Sigint.wakeable`)."""
+
+
+class _Sigint:
+  """True once SIGINT (Ctrl-C) came: noted instead of raising
+  KeyboardInterrupt wherever it lands, so that the run stops between
+  steps, never halfway through recording one; it ends a `wakeable()` wait
+  at once."""
+
+  def __init__(self):
+    self.seen = self.waiting = False
+
+  def __bool__(self):
+    return self.seen
+
+  def handle(self, signum, frame):
+    del signum, frame
+    self.seen = True
+    if self.waiting:
+      raise _Woken()
+
+  @contextlib.contextmanager
+  def wakeable(self):
+    """A block (a wait, changing no state) that SIGINT ends."""
+    self.waiting = True
+    try:
+      yield
+    except _Woken:
+      pass
+    finally:
+      self.waiting = False
+
+
+@contextlib.contextmanager
+def _sigint_noted(enabled):
+  """Yields a `_Sigint` noting SIGINT while the block runs (only in the
+  main thread, where signals go)."""
+  noted = _Sigint()
+  if not enabled or threading.current_thread() is not threading.main_thread():
+    yield noted
+    return
+  previous = signal.signal(signal.SIGINT, noted.handle)
+  try:
+    yield noted
+  finally:
+    signal.signal(signal.SIGINT, previous)
 
 
 def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
@@ -278,12 +410,23 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
     source: a sources.source.Source.
     signer: a publishing.signing.Signer signing every module, or None.
     jobs: worker processes (default: one per core).
-    in_process: run every task here instead, one at a time.
+    in_process: run every task here instead, one at a time (Ctrl-C then
+      raises KeyboardInterrupt wherever it lands).
 
   Returns:
     [Result], one per planned module, in plan order.
+
+  Raises:
+    Interrupted: on SIGINT (not in_process), once the workers are gone and
+      unfinished modules are undone.
   """
-  jobs = jobs or os.cpu_count() or 1
+  with _sigint_noted(not in_process) as interrupted:
+    return _run(plans, source, output_dir, jobs or os.cpu_count() or 1,
+                keep_going, force, out, in_process, signer, interrupted)
+
+
+def _run(plans, source, output_dir, jobs, keep_going, force, out,
+         in_process, signer, interrupted):
   publish.remove_stale_staging(output_dir)
   entries = manifest_lib.load(output_dir)
   locks = manifest_lib.ModuleLocks(output_dir)
@@ -291,6 +434,7 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
   results = {}
   progress = _Progress(len(order), out)
   stop = False
+  before = {}  # handle -> _file_states of a module handed to a worker.
 
   def finish(result, entry=None):
     nonlocal stop, entries
@@ -318,6 +462,45 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
         still.append((module, digest))
     return still
 
+  def done(tag, outcome):
+    """Takes in what a worker finished."""
+    (task, cfg, what), (value, error, seconds, rss) = tag, outcome
+    if task == "export":
+      for i, module in enumerate(what):
+        if error:
+          finish(Result(module.handle, cfg.name, FAILED, seconds, error,
+                        rss))
+        else:
+          entry, write_seconds, pack_seconds = value[i]
+          finish(Result(module.handle, cfg.name, EXPORTED,
+                        write_seconds + pack_seconds, None, rss,
+                        pack_seconds, entry.report), entry)
+      locks.release([m.handle for m in what])
+      return
+    if error:  # The config's checkpoint: all its modules fail with it.
+      for p in what:
+        finish(Result(p.module.handle, cfg.name, FAILED, seconds, error,
+                      rss))
+      return
+    prefix, checkpoint_sha256 = value.prefix, value.sha256
+    for message in value.messages:
+      print(f"{cfg.name}: {message}", file=out, flush=True)
+    stale = {}
+    for p in what:
+      digest = manifest_lib.inputs_digest(
+          cfg, p.module, checkpoint_sha256,
+          signer.identity() if signer else None)
+      if not force and manifest_lib.up_to_date(
+          entries.get(p.module.handle), output_dir, digest):
+        finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
+      else:
+        stale[p.module.handle] = digest
+    # Modules built from one network are exported by one task.
+    for group in exporter.network_groups(
+        [p.module for p in what if p.module.handle in stale]):
+      exports.append((cfg, group, [stale[m.handle] for m in group], prefix,
+                      checkpoint_sha256))
+
   workers = (_InProcess() if in_process else
              _Workers(jobs, _log_dir(source.cache_dir),
                       TASKS_PER_WORKER * jobs))
@@ -330,8 +513,9 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
   exports = collections.deque()
   waiting = []  # Exports whose modules another run is exporting.
   try:
-    while True:
-      while not stop and (exports or prepares) and workers.has_room():
+    while not interrupted:
+      while (not stop and not interrupted and (exports or prepares)
+             and workers.has_room()):
         if not exports:
           tag, *call = prepares.popleft()
           workers.submit(tag, *call)
@@ -344,54 +528,38 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
         still = stale_of(export)
         if still:
           group = [m for m, _ in still]
+          before.update(_file_states(output_dir, group))
           workers.submit(("export", cfg, group), export_and_pack, cfg, group,
                          prefix, checkpoint_sha256, [d for _, d in still],
                          output_dir, signer)
+      if interrupted:
+        break
       if not workers.in_flight:
         if waiting and not stop:  # Only other runs' modules are left.
-          time.sleep(LOCK_POLL_SECONDS)
+          with interrupted.wakeable():
+            time.sleep(LOCK_POLL_SECONDS)
           exports.extend(waiting)
           waiting.clear()
           continue
         break
       exports.extend(waiting)
       waiting.clear()
-      (task, cfg, what), (value, error, seconds, rss) = workers.next_done()
-      if task == "export":
-        for i, module in enumerate(what):
-          if error:
-            finish(Result(module.handle, cfg.name, FAILED, seconds, error,
-                          rss))
-          else:
-            entry, write_seconds, pack_seconds = value[i]
-            finish(Result(module.handle, cfg.name, EXPORTED,
-                          write_seconds + pack_seconds, None, rss,
-                          pack_seconds, entry.report), entry)
-        locks.release([m.handle for m in what])
-        continue
-      if error:  # The config's checkpoint: all its modules fail with it.
-        for p in what:
-          finish(Result(p.module.handle, cfg.name, FAILED, seconds, error,
-                        rss))
-        continue
-      prefix, checkpoint_sha256 = value.prefix, value.sha256
-      for message in value.messages:
-        print(f"{cfg.name}: {message}", file=out, flush=True)
-      stale = {}
-      for p in what:
-        digest = manifest_lib.inputs_digest(
-            cfg, p.module, checkpoint_sha256,
-            signer.identity() if signer else None)
-        if not force and manifest_lib.up_to_date(
-            entries.get(p.module.handle), output_dir, digest):
-          finish(Result(p.module.handle, cfg.name, UP_TO_DATE))
-        else:
-          stale[p.module.handle] = digest
-      # Modules built from one network are exported by one task.
-      for group in exporter.network_groups(
-          [p.module for p in what if p.module.handle in stale]):
-        exports.append((cfg, group, [stale[m.handle] for m in group], prefix,
-                        checkpoint_sha256))
+      # A timeout, to notice Ctrl-C (and retry others' locks) meanwhile.
+      finished = workers.next_done(timeout=LOCK_POLL_SECONDS,
+                                   wakeable=interrupted.wakeable())
+      if finished is not None:
+        done(*finished)
+    if interrupted:
+      while workers.in_flight:  # Take in what is finished already.
+        finished = workers.next_done(timeout=0)
+        if finished is None:
+          break
+        done(*finished)
+      workers.kill()
+      # What the workers were writing: put back as it was, or removed.
+      unfinished = [m for (task, _, what) in workers.in_flight.values()
+                    if task == "export" for m in what]
+      _undo_unfinished(output_dir, unfinished, before)
   except KeyboardInterrupt:
     workers.close(wait=False)
     raise
@@ -401,7 +569,10 @@ def run(plans, source, output_dir, jobs=None, keep_going=False, force=False,
   # Again at the end: a killed run's workers may have been still exiting
   # when this run started.
   publish.remove_stale_staging(output_dir)
-  return [results.get(h) or Result(h, "", NOT_RUN) for h in order]
+  ordered = [results.get(h) or Result(h, "", NOT_RUN) for h in order]
+  if interrupted:
+    raise Interrupted(ordered)
+  return ordered
 
 
 def export_config(cfg, source, output_dir, only=None, force=False,
@@ -432,6 +603,18 @@ def summary(results):
   if peak:
     lines.append(f"peak worker memory: {peak / 2**20:.0f} MiB")
   return "\n".join(lines)
+
+
+def interrupted_summary(results):
+  """The one line an interrupted run ends with: what is done, what is
+  left."""
+  counts = collections.Counter(r.status for r in results)
+  done = [f"{counts[EXPORTED]} exported"] + [
+      f"{counts[status]} {status}" for status in (UP_TO_DATE, FAILED)
+      if counts[status]]
+  return (f"interrupted: {len(results) - counts[NOT_RUN]} of {len(results)} "
+          f"modules done ({', '.join(done)}), {counts[NOT_RUN]} not run; "
+          "rerun the command to finish (what is done is kept)")
 
 
 def summary_data(results):

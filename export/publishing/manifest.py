@@ -87,6 +87,7 @@ def inputs_digest(cfg, module, checkpoint_sha256, signer_identity=None):
   if cfg.custom:  # What else a model of one's own is made of.
     fields.update(num_classes=cfg.num_classes, semantics=module.semantics,
                   quantization=module.quantization,
+                  input_range=list(cfg.input_range),
                   labels=package.file_sha256(cfg.labels))
     if module.quantization:
       fields["calibration"] = _tree_digest(cfg.calibration)
@@ -177,22 +178,70 @@ def locks_dir(output_dir):
   """Where the lock files of the manifest and each module of `output_dir`
   are: in the system's temporary directory, keyed by the output directory's
   real path, so that an export that fails leaves nothing in the output
-  directory (runs on one machine share them; flock is local anyway)."""
+  directory (runs on one machine share them; flock is local anyway). A lock
+  file exists only while its lock is held (`_lock_file`, `_unlock`), and
+  the directory only while one does."""
   key = hashlib.sha256(os.path.realpath(output_dir).encode()).hexdigest()
   return os.path.join(tempfile.gettempdir(), "tfhub_export_locks", key[:24])
 
 
+def _lock_file(path, blocking=True):
+  """Locks the file at `path` (created, with its directory, if need be).
+
+  Returns:
+    Its locked fd; None if not `blocking` and another process holds it.
+  """
+  while True:
+    try:
+      fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:  # No directory (or removed as empty).
+      try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+      except FileExistsError:
+        pass  # Made, or removed again, by another run meanwhile: retry.
+      continue
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+      os.close(fd)
+      return None
+    # The holder we waited for may have unlinked the file (`_unlock`): a
+    # lock of a file no longer at `path` excludes nobody; lock the new one.
+    try:
+      current = os.stat(path)
+    except FileNotFoundError:
+      current = None
+    held = os.fstat(fd)
+    if current and (current.st_dev, current.st_ino) == (held.st_dev,
+                                                        held.st_ino):
+      return fd
+    os.close(fd)
+
+
+def _unlock(path, fd):
+  """Releases a lock of `_lock_file`, deleting its file first (while the
+  lock is held nobody else deletes or recreates it), then its directory if
+  that is empty now, so that lock files do not pile up."""
+  try:
+    os.unlink(path)
+  except FileNotFoundError:
+    pass  # Deleted by something else (a temporary-files cleaner).
+  os.close(fd)
+  try:
+    os.rmdir(os.path.dirname(path))
+  except OSError:
+    pass  # Other locks are held there.
+
+
 @contextlib.contextmanager
 def _locked(path):
-  """Holds an exclusive lock of file `path` (created if need be); the OS
-  releases it if the process dies."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  """Holds an exclusive lock of file `path`, waiting for it; the OS
+  releases it if the process dies (its file is left then, and reused)."""
+  fd = _lock_file(path)
   try:
-    fcntl.flock(fd, fcntl.LOCK_EX)
     yield
   finally:
-    os.close(fd)  # Releases the lock.
+    _unlock(path, fd)
 
 
 def record(output_dir, entries):
@@ -205,6 +254,16 @@ def record(output_dir, entries):
     merged.update({e.handle: e for e in entries})
     _save(output_dir, merged, publications)
   return merged
+
+
+def forget(output_dir, handles):
+  """Removes the entries of `handles` from the manifest (merged under its
+  lock like `record`): their files are gone."""
+  with _locked(os.path.join(locks_dir(output_dir), MANIFEST_LOCK)):
+    entries, publications = _read(output_dir)
+    if any(h in entries for h in handles):
+      _save(output_dir, {h: e for h, e in entries.items()
+                         if h not in handles}, publications)
 
 
 def record_publications(output_dir, destination, records):
@@ -236,26 +295,22 @@ class ModuleLocks:
 
   def acquire(self, handles):
     """Locks all of `handles`, or none: True if this run now holds them."""
-    os.makedirs(self.directory, exist_ok=True)
-    taken = []
+    taken = {}
     for handle in sorted(handles):
-      fd = os.open(self._path(handle), os.O_RDWR | os.O_CREAT, 0o644)
-      try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-      except BlockingIOError:
-        os.close(fd)
-        for fd_taken in taken:
-          os.close(fd_taken)
+      fd = _lock_file(self._path(handle), blocking=False)
+      if fd is None:
+        for h, fd_taken in taken.items():
+          _unlock(self._path(h), fd_taken)
         return False
-      taken.append(fd)
-    self.held.update(zip(sorted(handles), taken))
+      taken[handle] = fd
+    self.held.update(taken)
     return True
 
   def release(self, handles):
     for handle in handles:
       fd = self.held.pop(handle, None)
       if fd is not None:
-        os.close(fd)
+        _unlock(self._path(handle), fd)
 
   def release_all(self):
     self.release(list(self.held))

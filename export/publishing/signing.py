@@ -21,10 +21,126 @@ import os
 from export.core import published
 
 SIGNATURE_FILE = "model.sig"
+# The curves model-signing 1.1.1's key and certificate signers and its key
+# verifier accept (`_signing/sign_ec_key.py`, `_check_supported_ec_key`:
+# those of Sigstore's specs); any other key fails there only when used.
+EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384",
+             "secp521r1": "P-521"}
+_CURVES_SHOWN = "P-256, P-384 or P-521"  # EC_CURVES' values.
+
+
+def _expected(role):
+  return (f"expected {'an unencrypted' if role == 'private' else 'a'} PEM "
+          f"{role} key, EC on {_CURVES_SHOWN} (what OpenSSF Model Signing "
+          "takes)")
 
 
 class SigningError(RuntimeError):
-  """A key, certificate or signature cannot be used, or does not verify."""
+  """A key, certificate or signature cannot be used, or does not verify.
+
+  `field`: the Signer field ("key", "certificate", "certificate_chain") at
+  fault, if one is.
+  """
+
+  def __init__(self, message, field=None):
+    super().__init__(message)
+    self.field = field
+
+
+def _read(path):
+  try:
+    with open(path, "rb") as f:
+      return f.read()
+  except OSError as e:
+    raise SigningError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _key_kind(key):
+  """"RSA", "Ed25519", ... of a key that is not an EC key (cryptography's
+  classes are `RSAPrivateKey`, `Ed25519PublicKey`, ...)."""
+  return type(key).__name__.removesuffix("PrivateKey").removesuffix(
+      "PublicKey")
+
+
+def _check_ec(path, key, role):
+  from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=g-import-not-at-top
+  if not isinstance(key, (ec.EllipticCurvePrivateKey,
+                          ec.EllipticCurvePublicKey)):
+    raise SigningError(f"{path} is an {_key_kind(key)} key; "
+                       f"{_expected(role)}")
+  if key.curve.name not in EC_CURVES:
+    raise SigningError(f"{path} is an EC key on {key.curve.name}; "
+                       f"{_expected(role)}")
+
+
+def check_private_key(path):
+  """Raises SigningError (one line naming `path`) unless it is an
+  unencrypted PEM private key that model_signing can sign with."""
+  from cryptography.hazmat.primitives import serialization  # pylint: disable=g-import-not-at-top
+  data = _read(path)
+  try:
+    key = serialization.load_pem_private_key(data, password=None)
+  except TypeError:  # "Password was not given but private key is encrypted"
+    raise SigningError(
+        f"{path} is encrypted; {_expected('private')}: decrypt a copy "
+        f"with `openssl pkey -in {path} -out KEY.pem`") from None
+  except Exception:  # pylint: disable=broad-except
+    # ValueError, UnsupportedAlgorithm: not a private key it can read.
+    what = ("a public key" if _loads_as_public(data) else
+            "not a PEM private key")
+    raise SigningError(f"{path} is {what}; {_expected('private')}"
+                       ) from None
+  _check_ec(path, key, "private")
+
+
+def check_public_key(path):
+  """Raises SigningError (one line naming `path`) unless it is a PEM public
+  key that model_signing can verify with."""
+  from cryptography.hazmat.primitives import serialization  # pylint: disable=g-import-not-at-top
+  data = _read(path)
+  if not _loads_as_public(data):
+    if b"PRIVATE KEY-----" in data:
+      try:
+        private = serialization.load_pem_private_key(data, None)
+      except Exception:  # pylint: disable=broad-except
+        private = None  # Encrypted or damaged: still, its public key is due.
+      if private is not None:  # A key of another kind says so first.
+        _check_ec(path, private, "public")
+      raise SigningError(
+          f"{path} is a private key; {_expected('public')}: derive it "
+          f"with `openssl pkey -in {path} -pubout -out KEY.pub.pem`")
+    raise SigningError(f"{path} is not a PEM public key; "
+                       f"{_expected('public')}")
+  _check_ec(path, serialization.load_pem_public_key(data), "public")
+
+
+def _loads_as_public(data):
+  from cryptography.hazmat.primitives import serialization  # pylint: disable=g-import-not-at-top
+  try:
+    serialization.load_pem_public_key(data)
+    return True
+  except Exception:  # pylint: disable=broad-except
+    return False
+
+
+def check_certificates(path, key=None):
+  """Raises SigningError (one line naming `path`) unless it holds PEM
+  certificates (with `key`, a private key's path: one, of that key)."""
+  from cryptography import x509  # pylint: disable=g-import-not-at-top
+  from cryptography.hazmat.primitives import serialization  # pylint: disable=g-import-not-at-top
+  data = _read(path)
+  try:
+    certificates = x509.load_pem_x509_certificates(data)
+  except ValueError:
+    raise SigningError(f"{path} is not a PEM certificate; expected "
+                       "-----BEGIN CERTIFICATE----- blocks") from None
+  if key is None:
+    return
+  public = serialization.load_pem_private_key(_read(key),
+                                              password=None).public_key()
+  if len(certificates) != 1 or certificates[0].public_key() != public:
+    raise SigningError(f"{path} is not the certificate of the private key "
+                       f"{key}; expected that key's signing certificate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +158,26 @@ class Signer:
         with open(path, "rb") as f:
           digest.update(hashlib.sha256(f.read()).digest())
     return digest.hexdigest()
+
+  def check(self):
+    """Raises SigningError (one line naming the flag's file) unless this
+    signer can sign: before any work, not once per module."""
+    checks = [("key", self.key, check_private_key)]
+    if self.certificate:
+      checks.append(("certificate", self.certificate,
+                     lambda path: check_certificates(path, key=self.key)))
+    checks += [("certificate_chain", path, check_certificates)
+               for path in self.certificate_chain]
+    for field, path, check_file in checks:
+      try:
+        check_file(path)
+      except SigningError as e:
+        raise SigningError(str(e), field) from None
+    try:
+      self._config()  # What model_signing itself checks.
+    except Exception as e:  # pylint: disable=broad-except
+      raise SigningError(f"model_signing refuses {self.key}: "
+                         f"{type(e).__name__}: {e}", "key") from None
 
   def _config(self):
     from model_signing import hashing  # pylint: disable=g-import-not-at-top

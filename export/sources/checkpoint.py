@@ -151,3 +151,24 @@ def read_values(prefix, layout):
         f"{prefix} does not fit the model ({len(problems)} problems):\n  " +
         "\n  ".join(problems))
   return {name: np.asarray(reader.get_tensor(name)) for name in layout}
+
+
+def write_values(values, output_prefix):
+  """Writes `values` ({variable name: array}) as a checkpoint at
+  `output_prefix`, sorted by name (the same values, the same bytes); its
+  files appear only when complete. Returns `output_prefix`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  names = sorted(values)
+  directory = os.path.dirname(os.path.abspath(output_prefix))
+  os.makedirs(directory, exist_ok=True)
+  tmp_prefix = os.path.join(directory,
+                            f".tmp-{os.getpid()}-{os.path.basename(output_prefix)}")
+  with tf.device("/cpu:0"):
+    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                      shape_and_slices=[""] * len(names),
+                      tensors=[values[n] for n in names])
+  # The .index makes it a checkpoint, so it is renamed into place last.
+  suffixes = [p[len(tmp_prefix):] for p in tf.io.gfile.glob(tmp_prefix + ".*")]
+  for suffix in sorted(suffixes, key=lambda s: s == ".index"):
+    os.replace(tmp_prefix + suffix, output_prefix + suffix)
+  return output_prefix

@@ -1,10 +1,12 @@
 """Where a config's checkpoint comes from, and getting it ready to read.
 
 Exactly one of: a SYNTHETIC checkpoint (written once into the cache), a
-checkpoint given on the command line (prefix, directory holding one, or the
-published .tgz), one per config below a directory, or the config's published
-archive, downloaded through the cache (sha256-checked when pinned) and
-extracted once per archive content.
+checkpoint given on the command line (prefix, directory holding one, the
+published .tgz, or a Keras model file), one per config below a directory, or
+the config's published archive, downloaded through the cache (sha256-checked
+when pinned) and extracted once per archive content. A Keras model file
+(`.keras`, `.h5`; `keras_model`) is converted once per file content into a
+checkpoint in the cache, which the pipeline then reads like any other.
 """
 
 import dataclasses
@@ -14,6 +16,7 @@ import tempfile
 
 from export.sources import checkpoint as checkpoint_lib
 from export.sources import fetch
+from export.sources import keras_model
 from export.sources import synthetic
 
 # What getting a checkpoint can fail with for reasons outside the program.
@@ -70,10 +73,12 @@ def prepare(cfg, source):
 
 
 def resolve(cfg, checkpoint, cache_dir, require_hashes=False, log=print):
-  """A checkpoint prefix for `cfg` from `checkpoint` (prefix, directory or
-  .tgz), else from the config's own path (a model of one's own) or its
-  archive's URL."""
+  """A checkpoint prefix for `cfg` from `checkpoint` (prefix, directory,
+  .tgz or Keras model file), else from the config's own path (a model of
+  one's own) or its archive's URL."""
   checkpoint = checkpoint or cfg.checkpoint.path
+  if checkpoint and keras_model.is_keras_file(checkpoint):
+    return keras_model.checkpoint(cfg, checkpoint, cache_dir)
   if checkpoint and not checkpoint.endswith((".tgz", ".tar.gz")):
     return checkpoint_lib.find_prefix(checkpoint)
   if checkpoint:

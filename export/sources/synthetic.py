@@ -10,11 +10,11 @@ exported from it compute nothing meaningful.
 """
 
 import hashlib
-import os
 
 import numpy as np
 
 from export.core import architecture
+from export.sources import checkpoint
 
 
 def _rng(seed_text):
@@ -167,20 +167,6 @@ def _linear_output_ranges(cfg, values, images=2):
 
 def write(cfg, output_prefix):
   """Writes the checkpoint; its files appear only when complete."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   values = synthetic_values(cfg)
   values["global_step"] = np.array(0, np.int64)
-  names = sorted(values)
-  directory = os.path.dirname(os.path.abspath(output_prefix))
-  os.makedirs(directory, exist_ok=True)
-  tmp_prefix = os.path.join(directory,
-                            f".tmp-{os.getpid()}-{os.path.basename(output_prefix)}")
-  with tf.device("/cpu:0"):
-    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
-                      shape_and_slices=[""] * len(names),
-                      tensors=[values[n] for n in names])
-  # The .index makes it a checkpoint, so it is renamed into place last.
-  suffixes = [p[len(tmp_prefix):] for p in tf.io.gfile.glob(tmp_prefix + ".*")]
-  for suffix in sorted(suffixes, key=lambda s: s == ".index"):
-    os.replace(tmp_prefix + suffix, output_prefix + suffix)
-  return output_prefix
+  return checkpoint.write_values(values, output_prefix)
