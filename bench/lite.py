@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 
@@ -83,7 +82,7 @@ def main():
         only = [m.handle for m in cfg.modules
                 if (m.is_lite and m.variant == "default") or
                 (not cfg.quantized and m.kind == "classification" and
-                 m.version == 5)]
+                 m.format == config.FORMAT_SAVED_MODEL_2 and m.version == 5)]
         out = os.path.join(work, cfg.name)
         results = runner.export_config(cfg, src, out, only=only)
         assert all(r.status == runner.EXPORTED for r in results), results
@@ -110,16 +109,9 @@ def main():
                            "bytes_per_parameter": round(
                                os.path.getsize(model) / params, 3)}
           else:
-            serve = tf.saved_model.load(path).signatures["serving_default"]
-            inputs = tf.constant(pixels / 255.0, tf.float32)
-            candidates["saved_model"] = (
-                lambda serve=serve, inputs=inputs:
-                serve(inputs=inputs)["output_0"].numpy())
-      timings = {key: [] for key in candidates}
-      for _ in range(args.rounds):
-        for key, run in candidates.items():
-          timings[key].append(timing.milliseconds(run, args.iterations))
-      medians = {k: round(statistics.median(v), 3) for k, v in timings.items()}
+            candidates["saved_model"] = timing.saved_model_runner(
+                path, pixels / 255.0)
+      medians = timing.medians(candidates, args.rounds, args.iterations)
       report["variants"][name] = {
           "ms_per_image": medians,
           "speedup_vs_saved_model": {

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 
@@ -114,16 +113,9 @@ def main():
             candidates[f"lite_{kind}_2_threads"] = lite_bench._lite_runner(  # pylint: disable=protected-access
                 os.path.join(path, "model.tflite"), 2, image)
           else:
-            serve = tf.saved_model.load(path).signatures["serving_default"]
-            inputs = tf.constant(pixels / 255.0, tf.float32)
-            candidates["saved_model"] = (
-                lambda serve=serve, inputs=inputs:
-                serve(inputs=inputs)["output_0"].numpy())
-      timings = {key: [] for key in candidates}
-      for _ in range(args.rounds):
-        for key, run in candidates.items():
-          timings[key].append(timing.milliseconds(run, args.iterations))
-      medians = {k: round(statistics.median(v), 3) for k, v in timings.items()}
+            candidates["saved_model"] = timing.saved_model_runner(
+                path, pixels / 255.0)
+      medians = timing.medians(candidates, args.rounds, args.iterations)
       report["variants"][name] = {
           "ms_per_image": medians,
           "speedup_vs_saved_model": {

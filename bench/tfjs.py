@@ -79,6 +79,7 @@ def main():
       cfg = config.load(name)
       tfjs_modules = [m for m in cfg.modules if m.is_tfjs and m.version == 1]
       saved_model = next(m for m in cfg.modules if m.version == 5 and
+                         m.format == config.FORMAT_SAVED_MODEL_2 and
                          m.kind == "classification")
       out = os.path.join(work, name)
       results = runner.export_config(
@@ -116,9 +117,8 @@ def main():
       pixels = rng.uniform(0, 1, (1, size, size, 3))
       classification = next(m for m in tfjs_modules
                             if m.kind == "classification")
-      serve = tf.saved_model.load(os.path.join(
-          out, saved_model.handle)).signatures["serving_default"]
-      inputs = tf.constant(pixels, tf.float32)
+      serve = timing.saved_model_runner(
+          os.path.join(out, saved_model.handle), pixels)
 
       timings = {"tfjs_wasm": [], "saved_model": []}
       for _ in range(args.rounds):
@@ -126,8 +126,7 @@ def main():
             os.path.join(out, classification.handle), pixels,
             args.iterations, work))
         timings["saved_model"].append(timing.milliseconds(
-            lambda: serve(inputs=inputs)["output_0"].numpy(),
-            args.iterations))
+            serve, args.iterations))
       medians = {k: round(statistics.median(v), 3)
                  for k, v in timings.items()}
       report["variants"][name] = {
