@@ -52,6 +52,10 @@ setuptools.setup(
         # Renders the model cards as the hub's pages (export/serving/pages.py):
         # CommonMark with tables.
         "markdown-it-py==4.3.0",
+        # Packs the served archives (export/publishing/package.py): ISA-L's
+        # deflate, a twelfth of zlib's time at the same size. Pinned: its
+        # bytes are part of the archives' reproducibility.
+        "isal==1.9.1",
     ],
     # The LiteRT interpreter (TFLite's runtime) and ONNX Runtime run converted
     # models in the tests and benchmarks.

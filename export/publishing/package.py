@@ -5,22 +5,31 @@ compressed-module resolver downloads such an archive from any http(s) URL
 and unpacks it as the module directory, so the archive holds the module's
 files at its root (`saved_model.pb`, `variables/...`). The archive is
 reproducible: members sorted, owners, modes and times normalized, and no
-timestamp in the gzip header, so equal modules give equal bytes.
+timestamp in the gzip header, so equal modules give equal bytes. It is
+compressed by ISA-L (`isal`, pinned) rather than zlib: a twelfth of zlib's
+time on these files (mostly float weights) for 0.3% more bytes. Like zlib's
+version, ISA-L's code path (it picks one by CPU features) decides the
+compressed bytes: a machine of another kind may pack other bytes, never
+other files (`verify` checks the files).
 
 A Lite model is served as its bare `.tflite` file (`?lite-format=tflite`;
 tfhub.dev's validator wants a `.tflite` asset for Lite models), so its
 "archive" is `<handle>.tflite`, the module's one file, hard-linked.
 """
 
-import gzip
 import hashlib
 import os
 import shutil
 import tarfile
 
+from isal import igzip
+
 from export.core import published
 
 ARCHIVE_SUFFIX = ".tar.gz"
+# ISA-L's default level ("tradeoff"): on these files as small as its level
+# 3 and as fast as its level 1.
+COMPRESS_LEVEL = 2
 # Formats served as one file of the module: format -> (that file, suffix).
 SERVED_FILES = {published.FORMAT_LITE: (published.LITE_MODEL_FILE, ".tflite")}
 
@@ -137,7 +146,8 @@ def pack(module_dir, dest):
   try:
     with open(tmp, "wb") as raw:
       # mtime=0 and no file name: the gzip header carries no run-specific data.
-      with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+      with igzip.IGzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                           compresslevel=COMPRESS_LEVEL) as gz:
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
           for arcname, path in members:
             tar.add(path, arcname=arcname, recursive=False,
