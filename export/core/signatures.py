@@ -108,6 +108,25 @@ def interface(module):
       handle=module.handle if module.is_onnx else None)
 
 
+def graph_key(cfg, network_iface):
+  """What the graph (or trace) of a network that takes any input size
+  depends on beyond the checkpoint's values; None for a fixed size. Modules
+  of configs with equal keys are written from one graph with their own
+  values: MobileNet V1's four input sizes of a multiplier share the graphs
+  of TF1 version 3 and of the TF2 modules. The writers keep the graphs they
+  built last by it (`formats.network.RecentGraphs`), and the runner sends
+  a network to the worker that built its key lately.
+
+  Args:
+    cfg: the config.
+    network_iface: an `Interface.network`.
+  """
+  if not network_iface.variable_input_size:
+    return None
+  return (cfg.architecture, cfg.depth_multiplier, cfg.quantized,
+          tuple(cfg.input_range), network_iface)
+
+
 def tf1_signatures(iface):
   """Returns {signature name: Signature} of a TF1 Hub format module.
 

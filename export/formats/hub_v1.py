@@ -40,6 +40,13 @@ SUPPORTED_COLLECTIONS = frozenset({
     tf.GraphKeys.UPDATE_OPS, tf.GraphKeys.REGULARIZATION_LOSSES,
     tf.GraphKeys.ASSET_FILEPATHS, tf.GraphKeys.COND_CONTEXT,
     tf.GraphKeys.WHILE_CONTEXT, hub_protos.ATTACHMENTS_COLLECTION})
+
+# Two tag sets' graphs of the last two shared networks (TF1 version 3 of
+# V1 at one multiplier, say): a worker sent a config's sizes in turn reuses
+# them.
+_RECENT = network.RecentGraphs(kept=4)
+
+
 def _zeros_initialized(getter, *args, **kwargs):
   # Variables get their values from the module's variables file: hub.Module
   # restores them (its init_from_checkpoint replaces every initializer) and
@@ -145,6 +152,11 @@ def _meta_graph(cfg, graph, tags, defs, drop_classifier):
   # Default-valued attrs are stripped so that older TF versions, which do not
   # know attrs added since, can load the module.
   meta_graph = tf.train.export_meta_graph(graph=graph, strip_default_attrs=True)
+  # The config's own: not in `graph`, which other sizes share.
+  meta_graph.collection_def[
+      hub_protos.ATTACHMENTS_COLLECTION].bytes_list.value.append(
+          hub_protos.image_module_info_attachment(cfg.input_size,
+                                                  cfg.input_size))
   meta_graph.meta_info_def.tags.extend(sorted(tags))
   for name, signature_def in defs.items():
     meta_graph.signature_def[name].CopyFrom(signature_def)
@@ -198,19 +210,22 @@ class Writer:
     self._graphs = {}  # training -> (graph, build_graph tensors)
 
   def graph(self, training):
-    """(tf.Graph, build_graph tensors) of the tag set with `training`."""
+    """(tf.Graph, build_graph tensors) of the tag set with `training`: the
+    same graph for every config with the same `signatures.graph_key` (they
+    differ in the module attachment, added to each meta graph)."""
     if training not in self._graphs:
-      cfg = self.cfg
-      with tf.Graph().as_default() as graph, \
-          graph_passes.graph_mode_equality():
-        tensors = build_graph(cfg, self._build_iface, training)
-        _check_graph(graph, _layout(cfg, self._build_iface))
-        graph.add_to_collection(
-            hub_protos.ATTACHMENTS_COLLECTION,
-            hub_protos.image_module_info_attachment(cfg.input_size,
-                                                    cfg.input_size))
-      self._graphs[training] = (graph, tensors)
+      key = signatures.graph_key(self.cfg, self._build_iface)
+      self._graphs[training] = _RECENT.get(
+          key and (key, training), lambda: self._build(training))
     return self._graphs[training]
+
+  def _build(self, training):
+    cfg = self.cfg
+    with tf.Graph().as_default() as graph, \
+        graph_passes.graph_mode_equality():
+      tensors = build_graph(cfg, self._build_iface, training)
+      _check_graph(graph, _layout(cfg, self._build_iface))
+    return graph, tensors
 
   def __call__(self, iface, export_dir):
     """Writes the module of `iface` into `export_dir`."""

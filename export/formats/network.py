@@ -1,5 +1,8 @@
 """What both format writers do alike: the image input, the network call on
-it, and the check that the graph holds exactly the module's variables."""
+it, the check that the graph holds exactly the module's variables, and
+keeping the graphs built last for other configs with the same key."""
+
+import collections
 
 from export import nets
 from export.core import config
@@ -52,3 +55,28 @@ def check_variables(have, layout):
   if have != layout:
     raise RuntimeError(f"graph variables differ from the module layout: "
                        f"{sorted(set(have.items()) ^ set(layout.items()))}")
+
+
+class RecentGraphs:
+  """The last `kept` graphs (or traces) this process built that other
+  configs can share (`signatures.graph_key`): MobileNet V1's four input
+  sizes of a multiplier are written from one graph each, with their own
+  values, when one worker exports them (the runner sends them to the same
+  worker)."""
+
+  def __init__(self, kept):
+    self._kept = kept
+    self._graphs = collections.OrderedDict()
+
+  def get(self, key, build):
+    """The graph kept for `key`, else `build()` (kept, unless key is
+    None)."""
+    if key is None:
+      return build()
+    if key in self._graphs:
+      self._graphs.move_to_end(key)
+    else:
+      self._graphs[key] = build()
+      while len(self._graphs) > self._kept:
+        self._graphs.popitem(last=False)
+    return self._graphs[key]

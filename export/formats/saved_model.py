@@ -16,7 +16,8 @@ It follows TF Hub's reusable SavedModel API: the root object has
 * from version 5, a `serving_default` SignatureDef: `inputs` (images in
   [0, 1]) -> `output_0` (logits or features), inference mode.
 
-Versions 4 and 5 of a module are saved from one traced network (`writer`).
+Versions 4 and 5 of a module are saved from one traced network (`writer`),
+and so are the other input sizes' modules where they take any size (V1).
 
 The network is the same TF-Slim graph as in the TF1 modules, built inside the
 traced function; a custom getter on its variable scope hands Slim the module's
@@ -119,23 +120,19 @@ def _serving_function(cfg, iface, inference):
   return serve
 
 
-def writer(cfg, network_iface, values):
-  """Traces the network of modules with `network_iface`
-  (`Interface.network`) once; returns `write(iface, export_dir)`, which
-  saves a module of those with it.
+# The traces of the last two shared networks (V1's TF2 classification and
+# feature vector at one multiplier): a worker sent the other input sizes
+# saves them again with their values.
+_RECENT = network.RecentGraphs(kept=2)
 
-  Args:
-    cfg: the VariantConfig.
-    network_iface: the modules' signatures.Interface.network (format
-      "saved_model_2").
-    values: {variable name: np.ndarray}, exactly the modules' variables.
-  """
+
+def _traced(cfg, network_iface, values):
+  """(root object to save, `serving_default` function, {name: tf.Variable})
+  of the network, its variables made from `values`."""
   slim_variables = _SlimVariables(values)
   call, inference = _build_call(cfg, network_iface, slim_variables)
-  network.check_variables(
-      {n: tuple(v.shape) for n, v in slim_variables.variables.items()},
-      {n: tuple(v.shape) for n, v in values.items()})
-  ordered = [slim_variables.variables[name] for name in values]
+  variables = slim_variables.variables
+  ordered = [variables[name] for name in values]
 
   root = tf.train.Checkpoint()
   root.__call__ = call
@@ -145,9 +142,30 @@ def writer(cfg, network_iface, values):
                                           cfg.depth_multiplier,
                                           network_iface.num_classes)
   root.regularization_losses = [
-      _loss_function(regularizer, slim_variables.variables[name])
+      _loss_function(regularizer, variables[name])
       for name, regularizer in regularizers.items()]
-  serve = _serving_function(cfg, network_iface, inference)
+  return root, _serving_function(cfg, network_iface, inference), variables
+
+
+def writer(cfg, network_iface, values):
+  """Traces the network of modules with `network_iface`
+  (`Interface.network`) once (or takes the trace of another config with
+  the same `signatures.graph_key`, its variables given `values`); returns
+  `write(iface, export_dir)`, which saves a module of those with it.
+
+  Args:
+    cfg: the VariantConfig.
+    network_iface: the modules' signatures.Interface.network (format
+      "saved_model_2").
+    values: {variable name: np.ndarray}, exactly the modules' variables.
+  """
+  root, serve, variables = _RECENT.get(
+      signatures.graph_key(cfg, network_iface),
+      lambda: _traced(cfg, network_iface, values))
+  network.check_variables({n: tuple(v.shape) for n, v in variables.items()},
+                          {n: tuple(v.shape) for n, v in values.items()})
+  for name, variable in variables.items():
+    variable.assign(values[name])
 
   def write(iface, export_dir):
     if iface.serving_signature:

@@ -131,6 +131,12 @@ def network_groups(modules):
   return list(groups.values())
 
 
+def graph_key(cfg, group):
+  """`signatures.graph_key` of a `network_groups` group: equal for groups
+  of other configs written from the same graph, else None."""
+  return signatures.graph_key(cfg, signatures.interface(group[0]).network)
+
+
 def export_group(cfg, group, values, output_dir, signer=None):
   """Writes the modules of `group` (see `network_groups`) from `values`
   (at least `group_layout`),

@@ -22,9 +22,12 @@ manifest entries, if a worker had begun replacing them), and `run` raises
 `Interrupted` with the results so far.
 
 The CLIs, Bazel targets, tests and benchmarks all export through `run`.
-Workers are spawned (no TensorFlow state is forked), replaced after about
-`TASKS_PER_WORKER` tasks each so that their memory stays bounded however
-many modules there are, and die with the coordinating process. Their
+Workers are spawned (no TensorFlow state is forked), each replaced on its own
+after `TASKS_PER_WORKER` tasks so that their memory stays bounded however
+many modules there are, and die with the coordinating process. A network
+whose graph other configs share (`signatures.graph_key`: V1's input sizes)
+goes to the free worker that built that graph lately, which writes it with
+the new values instead of building it again. Their
 stderr (TensorFlow's logs) goes to `<cache_dir>/logs/worker-<pid>.log`.
 """
 
@@ -51,9 +54,12 @@ from export.pipeline import exporter
 from export.sources import checkpoint as checkpoint_lib
 from export.sources import source as source_lib
 
-# Workers are replaced after about this many tasks each (each export builds
+# Workers are replaced after this many tasks each (each export builds
 # fresh graphs, but TensorFlow keeps some per-process caches).
 TASKS_PER_WORKER = 32
+# How many of a worker's latest graph keys the runner remembers: more than
+# the writers keep (two TF1 networks, two TF2 traces).
+KEYS_REMEMBERED = 8
 # How often a run left with modules another run is exporting looks again.
 LOCK_POLL_SECONDS = 0.5
 
@@ -206,46 +212,64 @@ class _Progress:
     print(line, file=self.out, flush=True)
 
 
-class _Workers:
-  """A process pool replaced by a fresh one every `tasks_per_generation`
-  tasks, so that no worker's memory grows with the number of modules.
+class _Slot:
+  """One worker process (in a pool of its own) and its task."""
 
-  (ProcessPoolExecutor's own max_tasks_per_child can deadlock on Python
-  3.11 when a worker retires; here a generation takes no new tasks once it
-  has had its share, drains, and is shut down.)
+  def __init__(self):
+    self.pool, self.tasks, self.future = None, 0, None
+    # The graph keys (signatures.graph_key) of its latest tasks: what its
+    # writers may still keep.
+    self.keys = collections.deque(maxlen=KEYS_REMEMBERED)
+
+
+class _Workers:
+  """`jobs` worker processes, each in a pool of its own, each running one
+  task at a time.
+
+  A worker is replaced by a fresh one after `tasks_per_worker` tasks, when
+  it is idle (the others keep working), so that no worker's memory grows
+  with the number of modules. (ProcessPoolExecutor's own
+  max_tasks_per_child can deadlock on Python 3.11 when a worker retires.)
+  A task with a graph key goes to a free worker that ran one with that key
+  lately (`free_slot`), whose writers kept the graph.
   """
 
-  def __init__(self, jobs, log_dir, tasks_per_generation):
-    self.jobs, self.log_dir = jobs, log_dir
-    self.tasks_per_generation = tasks_per_generation
-    self.pool, self.submitted = None, 0
-    self._of_current_pool = set()
+  def __init__(self, jobs, log_dir, tasks_per_worker):
+    self.log_dir, self.tasks_per_worker = log_dir, tasks_per_worker
+    self.slots = [_Slot() for _ in range(jobs)]
     self.in_flight = {}  # future -> caller's tag
     self.broken = (f"a worker process died (killed, or out of memory?); see "
                    f"the worker logs in {log_dir}")
 
   def has_room(self):
-    if self.pool is not None and self.submitted >= self.tasks_per_generation:
-      if self.in_flight:
-        return False  # Let this generation drain first.
-      self.pool.shutdown(wait=True)
-      self.pool = None
-    return len(self.in_flight) < self.jobs
+    return any(slot.future is None for slot in self.slots)
 
-  def submit(self, tag, function, *args):
-    if self.pool is None:
-      self.pool = concurrent.futures.ProcessPoolExecutor(
-          max_workers=self.jobs, mp_context=multiprocessing.get_context(
-              "spawn"), initializer=_worker_init, initargs=(self.log_dir,))
-      self.submitted = 0
-      self._of_current_pool = set()
-    self.submitted += 1
+  def free_slot(self, keys=()):
+    """A free slot: the first whose worker ran a task with one of `keys`
+    lately, else the first."""
+    free = [slot for slot in self.slots if slot.future is None]
+    return next((slot for slot in free if set(keys) & set(slot.keys)),
+                free[0])
+
+  def submit(self, slot, tag, function, *args, key=None):
+    if slot.pool is not None and slot.tasks >= self.tasks_per_worker:
+      slot.pool.shutdown(wait=True)  # Idle: it just exits.
+      slot.pool = None
+    if slot.pool is None:
+      slot.pool = concurrent.futures.ProcessPoolExecutor(
+          max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+          initializer=_worker_init, initargs=(self.log_dir,))
+      slot.tasks = 0
+      slot.keys.clear()
+    slot.tasks += 1
+    if key is not None:
+      slot.keys.append(key)
     try:
-      future = self.pool.submit(_timed, function, *args)
+      future = slot.pool.submit(_timed, function, *args)
     except concurrent.futures.process.BrokenProcessPool:
       future = concurrent.futures.Future()
       future.set_result((None, self.broken, 0.0, 0))
-    self._of_current_pool.add(future)
+    slot.future = future
     self.in_flight[future] = tag
 
   def next_done(self, timeout=None, wakeable=contextlib.nullcontext()):
@@ -261,31 +285,35 @@ class _Workers:
       return None
     future = next(iter(done))
     tag = self.in_flight.pop(future)
+    slot = next(s for s in self.slots if s.future is future)
+    slot.future = None
     try:
       return tag, future.result()
     except concurrent.futures.process.BrokenProcessPool:
-      if self.pool is not None and future in self._of_current_pool:
-        self.pool.shutdown(wait=False)
-        self.pool = None  # The next task gets a fresh pool.
+      slot.pool.shutdown(wait=False)
+      slot.pool = None  # Its next task gets a fresh worker.
       return tag, (None, self.broken, 0.0, 0)
 
   def close(self, wait=True):
-    if self.pool is not None:
-      self.pool.shutdown(wait=wait, cancel_futures=True)
+    for slot in self.slots:
+      if slot.pool is not None:
+        slot.pool.shutdown(wait=wait, cancel_futures=True)
 
   def kill(self):
     """Kills the workers mid-task and waits until they are gone (their
     staging directories are then stale); in-flight tasks stay listed."""
-    if self.pool is None:
-      return
+    pools = [slot.pool for slot in self.slots if slot.pool is not None]
     # Python 3.14 has pool.kill_workers(); before it, the pool's processes.
-    processes = list((getattr(self.pool, "_processes", None) or {}).values())
+    processes = [p for pool in pools
+                 for p in (getattr(pool, "_processes", None) or {}).values()]
     for process in processes:
       process.kill()
     for process in processes:
       process.join()
-    self.pool.shutdown(wait=True, cancel_futures=True)
-    self.pool = None
+    for slot in self.slots:
+      if slot.pool is not None:
+        slot.pool.shutdown(wait=True, cancel_futures=True)
+      slot.pool, slot.future = None, None
 
 
 class _InProcess:
@@ -295,11 +323,17 @@ class _InProcess:
 
   def __init__(self):
     self.in_flight = []  # [(tag, result)], at most one.
+    self.slot = _Slot()
 
   def has_room(self):
     return not self.in_flight
 
-  def submit(self, tag, function, *args):
+  def free_slot(self, keys=()):
+    del keys
+    return self.slot
+
+  def submit(self, slot, tag, function, *args, key=None):
+    del slot, key
     self.in_flight.append((tag, _timed(function, *args)))
 
   def next_done(self, timeout=None, wakeable=None):
@@ -311,6 +345,27 @@ class _InProcess:
 
   def kill(self):
     pass
+
+
+@dataclasses.dataclass(frozen=True)
+class _Export:
+  """Modules of a config built from one network, for one task."""
+  cfg: object
+  group: list              # [config.Module] (exporter.network_groups).
+  digests: list            # Their inputs digests, found stale.
+  prefix: str              # The config's checkpoint, ready to read.
+  checkpoint_sha256: str
+  key: object              # exporter.graph_key: None, or shared by configs.
+
+
+def _take(exports, slot):
+  """Removes and returns the first of `exports` whose graph key `slot`'s
+  worker ran lately (its writers may keep the graph), else the first."""
+  for i, export in enumerate(exports):
+    if export.key is not None and export.key in slot.keys:
+      del exports[i]
+      return export
+  return exports.popleft()
 
 
 def _file_states(output_dir, modules):
@@ -450,7 +505,7 @@ def _run(plans, source, output_dir, jobs, keep_going, force, out,
     """[(module, digest)] of a locked export that are still stale: another
     run may have exported some while this one waited for their locks
     (those are up to date now, and unlocked)."""
-    cfg, group, digests, _, _ = export
+    cfg, group, digests = export.cfg, export.group, export.digests
     fresh = {} if force else manifest_lib.load(output_dir)
     still = []
     for module, digest in zip(group, digests):
@@ -498,15 +553,14 @@ def _run(plans, source, output_dir, jobs, keep_going, force, out,
     # Modules built from one network are exported by one task.
     for group in exporter.network_groups(
         [p.module for p in what if p.module.handle in stale]):
-      exports.append((cfg, group, [stale[m.handle] for m in group], prefix,
-                      checkpoint_sha256))
+      exports.append(_Export(
+          cfg, group, [stale[m.handle] for m in group], prefix,
+          checkpoint_sha256, exporter.graph_key(cfg, group)))
 
   workers = (_InProcess() if in_process else
-             _Workers(jobs, _log_dir(source.cache_dir),
-                      TASKS_PER_WORKER * jobs))
+             _Workers(jobs, _log_dir(source.cache_dir), TASKS_PER_WORKER))
   # Tasks not handed to a worker yet. Exports go first, so that a config's
   # modules follow its checkpoint and few checkpoints are open at a time.
-  # An export is (cfg, group, digests, checkpoint prefix, its sha256).
   prepares = collections.deque(
       (("prepare", cfg, planned), source_lib.prepare, cfg, source)
       for cfg, planned in plans if planned)
@@ -518,10 +572,11 @@ def _run(plans, source, output_dir, jobs, keep_going, force, out,
              and workers.has_room()):
         if not exports:
           tag, *call = prepares.popleft()
-          workers.submit(tag, *call)
+          workers.submit(workers.free_slot(), tag, *call)
           continue
-        export = exports.popleft()
-        cfg, group, _, prefix, checkpoint_sha256 = export
+        slot = workers.free_slot([e.key for e in exports])
+        export = _take(exports, slot)
+        cfg, group = export.cfg, export.group
         if not locks.acquire([m.handle for m in group]):
           waiting.append(export)
           continue
@@ -529,9 +584,10 @@ def _run(plans, source, output_dir, jobs, keep_going, force, out,
         if still:
           group = [m for m, _ in still]
           before.update(_file_states(output_dir, group))
-          workers.submit(("export", cfg, group), export_and_pack, cfg, group,
-                         prefix, checkpoint_sha256, [d for _, d in still],
-                         output_dir, signer)
+          workers.submit(slot, ("export", cfg, group), export_and_pack, cfg,
+                         group, export.prefix, export.checkpoint_sha256,
+                         [d for _, d in still], output_dir, signer,
+                         key=export.key)
       if interrupted:
         break
       if not workers.in_flight:
