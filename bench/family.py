@@ -60,12 +60,16 @@ def export_all(out, cache, jobs, configs, repo=REPO, python=sys.executable):
           "worker_seconds": round(sum(
               m["seconds"] for m in summary["modules"]
               if m["status"] == "exported"), 1),
+          "pack_seconds": round(sum(
+              m.get("pack_seconds", 0.0) for m in summary["modules"]
+              if m["status"] == "exported"), 1),
           "worker_seconds_by_version": _by_version(summary["modules"])}
 
 
 def _by_version(modules):
-  """{"v1 4": [modules exported, their worker seconds], ...}: where the
-  time goes, by architecture, version and quantization ("q")."""
+  """{"v1 4": [modules exported, their worker seconds, of which packing],
+  ...}: where the time goes, by architecture, version and quantization
+  ("q")."""
   totals = {}
   for m in modules:
     if m["status"] != "exported":
@@ -85,9 +89,25 @@ def _by_version(modules):
       key = (f"{name.split('_')[1]}"
              f"{' q' if '/quantops/' in m['handle'] else ''}"
              f" {m['handle'].rsplit('/', 1)[1]}")
-    count, seconds = totals.get(key, (0, 0.0))
-    totals[key] = (count + 1, seconds + m["seconds"])
-  return {k: [c, round(s, 1)] for k, (c, s) in sorted(totals.items())}
+    count, seconds, packing = totals.get(key, (0, 0.0, 0.0))
+    totals[key] = (count + 1, seconds + m["seconds"],
+                   packing + m.get("pack_seconds", 0.0))
+  return {k: [c, round(s, 1), round(p, 1)]
+          for k, (c, s, p) in sorted(totals.items())}
+
+
+def by_format(by_version):
+  """`_by_version` summed by format: TF1 (versions 1-3, quantops), TF2
+  (4, 5), Lite, TF.js, ONNX."""
+  totals = {}
+  for key, (count, seconds, packing) in by_version.items():
+    words = key.split()
+    fmt = next((w for w in words if w in ("lite", "tfjs", "onnx")),
+               "tf2" if words[-1] in ("4", "5") else "tf1")
+    c, s, p = totals.get(fmt, (0, 0.0, 0.0))
+    totals[fmt] = (c + count, s + seconds, p + packing)
+  return {k: [c, round(s, 1), round(p, 1)] for k, (c, s, p) in
+          sorted(totals.items())}
 
 
 def _cold_and_noop(work, name, jobs, configs, noop=True, **checkout):
@@ -96,6 +116,8 @@ def _cold_and_noop(work, name, jobs, configs, noop=True, **checkout):
   shutil.rmtree(out, ignore_errors=True)
   shutil.rmtree(cache, ignore_errors=True)
   run = {"cold": export_all(out, cache, jobs, configs, **checkout)}
+  run["cold"]["worker_seconds_by_format"] = by_format(
+      run["cold"]["worker_seconds_by_version"])
   if noop:
     run["noop_rerun"] = export_all(out, cache, jobs, configs, **checkout)
   print(json.dumps({name: run}), file=sys.stderr, flush=True)
@@ -175,7 +197,9 @@ def side_by_side(args, work):
                       for n in names]
   jobs = int(args.jobs.split(",")[0])
   report = {"baseline": args.baseline, "configs": args.configs or "all",
-            "cores": os.cpu_count(), "jobs": jobs}
+            "cores": os.cpu_count(), "jobs": jobs,
+            "by_version_and_format_columns": [
+                "modules", "worker seconds", "of which packing"]}
   report["baseline_run"], baseline_out = _cold_and_noop(
       work, "baseline", jobs, names, repo=directory, python=python)
   report["this_checkout_run"], our_out = _cold_and_noop(

@@ -666,6 +666,7 @@ STATED_VERSIONS = [
     (r"`-backend-wasm` (\d+\.\d+\.\d+)", "npm:@tensorflow/tfjs-backend-wasm"),
     (r"`@tensorflow-models/mobilenet` (\d+\.\d+\.\d+)",
      "npm:@tensorflow-models/mobilenet"),
+    (r"`isal` (\d+\.\d+\.\d+)", "isal"),
 ]
 
 
