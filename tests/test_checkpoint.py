@@ -2,6 +2,7 @@
 
 import os
 import tarfile
+import time
 
 import numpy as np
 import pytest
@@ -120,3 +121,38 @@ def test_cli_refuses_another_variants_checkpoint(tmp_path):
   assert "does not fit the model" in result.stderr
   assert "MobilenetV1/Logits/Conv2d_1c_1x1/weights" in result.stderr
   assert not out.exists() or not any(out.iterdir())
+
+
+def test_content_digest_is_remembered_until_a_file_changes(ckpt_prefix,
+                                                           tmp_path):
+  """sources.source.content_sha256: the checkpoint's digest, remembered in
+  the cache by its files' stats; a file rewritten with other bytes of the
+  same size gets a new digest; a read-only cache only costs the hashing."""
+  import shutil
+  from export.sources import source
+  directory = tmp_path / "ckpt"
+  directory.mkdir()
+  for f in os.listdir(os.path.dirname(ckpt_prefix)):
+    shutil.copy(os.path.join(os.path.dirname(ckpt_prefix), f), directory)
+  prefix = str(directory / os.path.basename(ckpt_prefix))
+  cache = tmp_path / "cache"
+  want = checkpoint.checkpoint_sha256(prefix)
+  # Files just written are not remembered (their times tick coarsely).
+  assert source.content_sha256(prefix, str(cache)) == want
+  assert not os.path.exists(cache / "digests")
+  time.sleep(source.SETTLED_NS / 1e9 + 0.1)
+  assert source.content_sha256(prefix, str(cache)) == want
+  (memo,) = os.listdir(cache / "digests")
+  assert source.content_sha256(prefix, str(cache)) == want  # Remembered.
+  # A remembered digest is what is returned while the stats match.
+  path = cache / "digests" / memo
+  path.write_text(path.read_text().replace(want, "0" * 64))
+  assert source.content_sha256(prefix, str(cache)) == "0" * 64
+  (data,) = [f for f in checkpoint.checkpoint_files(prefix) if ".data-" in f]
+  with open(data, "r+b") as f:  # Same size, another byte.
+    first = f.read(1)
+    f.seek(0)
+    f.write(bytes([first[0] ^ 1]))
+  changed = source.content_sha256(prefix, str(cache))
+  assert changed == checkpoint.checkpoint_sha256(prefix) != want
+  assert source.content_sha256(prefix, None) == changed  # No cache.

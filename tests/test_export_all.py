@@ -183,6 +183,11 @@ def test_noop_rerun_skips_everything(family):
   assert {l[2] for l in _progress(result.stdout)} == {"up to date"}
   assert _summary(result) == {"exported": 0, "up to date": 24,
                                      "failed": 0}
+  # The checkpoints were in place: only their remembered digests were
+  # read, and no worker started (each would have left its log).
+  logs = family["root"] / "cache" / "logs"
+  assert not [n for n in os.listdir(logs) if n.startswith("worker-")]
+  assert len(os.listdir(family["root"] / "cache" / "digests")) == 2
 
 
 def test_config_change_reexports_only_its_modules(family):

@@ -4,7 +4,9 @@ Both `export.one` and `export.export_all` go through `run`:
 
 1. For each config, a worker gets its checkpoint ready and hashes it
    (`sources.source.prepare`: the synthetic one, the given one, or the
-   published archive, downloaded and extracted).
+   published archive, downloaded and extracted); one already in place is
+   only hashed, by this process (`source.in_place`; digests are remembered
+   in the cache), so a no-op rerun starts no worker.
 2. Each module whose inputs (config fields, checkpoint hash, exporter
    version; see `manifest.inputs_digest`) match the manifest, and whose files
    are in place, is up to date. Every other module is exported by a worker,
@@ -572,7 +574,13 @@ def _run(plans, source, output_dir, jobs, keep_going, force, out,
              and workers.has_room()):
         if not exports:
           tag, *call = prepares.popleft()
-          workers.submit(workers.free_slot(), tag, *call)
+          # A checkpoint in place needs only its (remembered) digest: here,
+          # with no worker started for it.
+          ready = _timed(source_lib.in_place, tag[1], source)
+          if ready[0] is not None:
+            done(tag, ready)
+          else:
+            workers.submit(workers.free_slot(), tag, *call)
           continue
         slot = workers.free_slot([e.key for e in exports])
         export = _take(exports, slot)

@@ -100,11 +100,16 @@ def extract_checkpoint(archive, prefix, extract_dir):
   return os.path.join(extract_dir, prefix)
 
 
+def checkpoint_files(prefix):
+  """The data shards of checkpoint `prefix`, sorted, then its index."""
+  return sorted(glob.glob(glob.escape(prefix) + ".data-*")) + [
+      prefix + ".index"]
+
+
 def checkpoint_sha256(prefix):
   """Digest of a checkpoint's content: its index and data shards."""
   base = os.path.basename(prefix)
-  files = sorted(glob.glob(glob.escape(prefix) + ".data-*"))
-  files.append(prefix + ".index")
+  files = checkpoint_files(prefix)
   digest = hashlib.sha256()
   for path in files:
     digest.update(os.path.basename(path)[len(base):].encode() + b"\0")
