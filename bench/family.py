@@ -19,7 +19,8 @@ then this checkout cold on its own configs, whose modules of formats the
 baseline did not have are reported apart. Then every file of every module
 the two wrote is compared byte for byte, and so is each served archive
 (`.tar.gz`, `.tflite`). The JSON holds both sides' runs and
-`cold_ratio`: this checkout's cold wall time over the baseline's.
+`cold_ratio`: this checkout's cold wall time over the baseline's. The work
+directory holds three whole outputs (about 35 GB for the family).
 """
 
 import argparse
