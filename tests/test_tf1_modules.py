@@ -122,6 +122,10 @@ def test_feature_vector_graphs_are_built_without_the_classifier(variant, name,
       tensors = hub_v1.build_graph(v.cfg, iface,
                                    training=tags == signatures.TRAIN_TAGS)
       assert "logits" not in tensors
+      graph.add_to_collection(
+          hub_protos.ATTACHMENTS_COLLECTION,
+          hub_protos.image_module_info_attachment(v.cfg.input_size,
+                                                  v.cfg.input_size))
       direct = hub_v1._meta_graph(  # pylint: disable=protected-access
           v.cfg, graph, tags, hub_v1.signature_defs(v.cfg, iface, tensors),
           drop_classifier=False)

@@ -152,11 +152,13 @@ def _meta_graph(cfg, graph, tags, defs, drop_classifier):
   # Default-valued attrs are stripped so that older TF versions, which do not
   # know attrs added since, can load the module.
   meta_graph = tf.train.export_meta_graph(graph=graph, strip_default_attrs=True)
-  # The config's own: not in `graph`, which other sizes share.
-  meta_graph.collection_def[
-      hub_protos.ATTACHMENTS_COLLECTION].bytes_list.value.append(
-          hub_protos.image_module_info_attachment(cfg.input_size,
-                                                  cfg.input_size))
+  if not graph.get_collection(hub_protos.ATTACHMENTS_COLLECTION):
+    # The config's own attachment: the writer's graphs, which other input
+    # sizes share, carry none.
+    meta_graph.collection_def[
+        hub_protos.ATTACHMENTS_COLLECTION].bytes_list.value.append(
+            hub_protos.image_module_info_attachment(cfg.input_size,
+                                                    cfg.input_size))
   meta_graph.meta_info_def.tags.extend(sorted(tags))
   for name, signature_def in defs.items():
     meta_graph.signature_def[name].CopyFrom(signature_def)

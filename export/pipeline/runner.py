@@ -271,6 +271,8 @@ class _Workers:
     except concurrent.futures.process.BrokenProcessPool:
       future = concurrent.futures.Future()
       future.set_result((None, self.broken, 0.0, 0))
+      slot.pool.shutdown(wait=False)
+      slot.pool = None  # Its next task gets a fresh worker.
     slot.future = future
     self.in_flight[future] = tag
 
